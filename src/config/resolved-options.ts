@@ -1,0 +1,53 @@
+import type { ChabokModuleOptions, IdentityResolver, OverflowPolicy } from '../interfaces/chabok-options.interface.js';
+import type { ChabokFailure } from '../interfaces/chabok-failure.interface.js';
+
+/** Module options after validation, with every default filled in. */
+export interface ResolvedChabokOptions {
+  readonly baseUrl: string;
+  readonly accessToken: string;
+  readonly timeoutMs: number;
+  readonly enabled: boolean;
+  readonly identity?: IdentityResolver;
+  readonly installationIdHeader: string;
+  readonly mountInterceptor: boolean;
+  readonly maxBatchSize: number;
+  readonly maxBatchBytes: number;
+  readonly flushIntervalMs: number;
+  readonly maxConcurrentRequests: number;
+  readonly maxQueueSize: number;
+  readonly maxQueueBytes: number;
+  readonly overflow: OverflowPolicy;
+  readonly deliveryDeadlineMs: number;
+  readonly retryBaseDelayMs: number;
+  readonly retryMaxDelayMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly onError?: (failure: ChabokFailure) => void;
+}
+
+/**
+ * Defaults, and why:
+ * - 500 events / 512 KiB per request: Chabok's bulk form takes arrays; 500 small events is
+ *   ~75 KB, far from any proxy body limit, and amortises per-request cost ~500x.
+ * - 1 s flush interval: events show up in Chabok within about a second, yet a busy app
+ *   fills batches long before that.
+ * - 2 concurrent requests: enough to hide one round-trip while the next batch fills,
+ *   without opening a burst of sockets against Chabok.
+ * - 100k events / 64 MiB held: minutes of backlog for a busy instance during an outage,
+ *   with memory bounded whatever Chabok does.
+ */
+export const DEFAULT_OPTIONS = {
+  timeoutMs: 10_000,
+  enabled: true,
+  mountInterceptor: true,
+  maxBatchSize: 500,
+  maxBatchBytes: 512 * 1024,
+  flushIntervalMs: 1_000,
+  maxConcurrentRequests: 2,
+  maxQueueSize: 100_000,
+  maxQueueBytes: 64 * 1024 * 1024,
+  overflow: 'drop-newest',
+  deliveryDeadlineMs: 10 * 60_000,
+  retryBaseDelayMs: 500,
+  retryMaxDelayMs: 60_000,
+  shutdownTimeoutMs: 5_000,
+} as const satisfies Partial<ChabokModuleOptions>;

@@ -1,0 +1,135 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { CHABOK_DELIVERY, CHABOK_OPTIONS } from '../chabok.constants.js';
+import type { ResolvedChabokOptions } from '../config/resolved-options.js';
+import { ChabokValidationError } from '../errors/chabok-validation.error.js';
+import type {
+  ChabokEndpoint, TrackEventInput, TrackPurchaseInput, TrackRevenueInput, WireEvent,
+} from '../interfaces/chabok-event.interface.js';
+import type { ChabokStats } from '../interfaces/chabok-stats.interface.js';
+import type { EventDelivery } from '../interfaces/event-delivery.interface.js';
+import { buildWireEvent } from '../validation/build-wire-event.js';
+
+const TRACK: ChabokEndpoint = 'installations/track';
+const PURCHASE: ChabokEndpoint = 'installations/trackPurchase';
+const REVENUE: ChabokEndpoint = 'installations/trackRevenue';
+
+/**
+ * Tracks events in Chabok. Every method validates first (rejecting with
+ * {@link ChabokValidationError}, nothing sent), stamps `eventTime`, and queues the event.
+ * The returned promise settles when Chabok accepted it, or rejects with a
+ * {@link ChabokDeliveryError}; it is safe not to await it (no unhandled rejection).
+ *
+ * @example
+ * constructor(private readonly tracking: EventTrackingService) {}
+ * await this.tracking.track({ userId: '42', eventName: 'addToCart', eventData: { productId: 7 } });
+ */
+@Injectable()
+export class EventTrackingService {
+  constructor(
+    @Inject(CHABOK_OPTIONS) private readonly options: ResolvedChabokOptions,
+    @Inject(CHABOK_DELIVERY) private readonly delivery: EventDelivery,
+  ) {}
+
+  /**
+   * Tracks one event (`POST /installations/track`).
+   *
+   * @example
+   * tracking.track({ installationId: 'abc', eventName: 'appOpened', eventTime: new Date() });
+   */
+  track(event: TrackEventInput): Promise<void> {
+    return this.submit(TRACK, [event]);
+  }
+
+  /**
+   * Tracks several events, possibly for different users. They are validated together: if
+   * any is invalid, none is queued and the error lists the violations by index.
+   *
+   * @example
+   * tracking.trackMany([{ userId: '1', eventName: 'a' }, { installationId: 'x', eventName: 'b' }]);
+   */
+  trackMany(events: readonly TrackEventInput[]): Promise<void> {
+    if (!Array.isArray(events)) return Promise.reject(new ChabokValidationError([{ path: '(events)', reason: 'must be an array' }]));
+    return this.submit(TRACK, events, true);
+  }
+
+  /**
+   * Tracks a named event with a revenue (`POST /installations/trackPurchase`).
+   *
+   * @example
+   * tracking.trackPurchase({ userId: '42', eventName: 'checkout', revenue: 250000, currency: 'RIAL' });
+   */
+  trackPurchase(event: TrackPurchaseInput): Promise<void> {
+    return this.submit(PURCHASE, [event]);
+  }
+
+  /**
+   * Records revenue (`POST /installations/trackRevenue`; Chabok names the event `Purchase`).
+   *
+   * @example
+   * tracking.trackRevenue({ userId: '42', revenue: 99000, currency: 'RIAL' });
+   */
+  trackRevenue(event: TrackRevenueInput): Promise<void> {
+    return this.submit(REVENUE, [event]);
+  }
+
+  /**
+   * Resolves once everything tracked before the call was delivered or finally failed.
+   *
+   * @example
+   * await tracking.flush(); // e.g. at the end of a batch job
+   */
+  flush(): Promise<void> {
+    return this.options.enabled ? this.delivery.flush() : Promise.resolve();
+  }
+
+  /**
+   * Counters and gauges of the delivery pipeline (no secrets).
+   *
+   * @example
+   * const { queued, failed, lastError } = tracking.stats();
+   */
+  stats(): ChabokStats {
+    return this.delivery.stats();
+  }
+
+  /**
+   * The fire-and-forget path used by the interceptor: validates (throws on bad input) and
+   * queues without creating a promise per event.
+   * @internal
+   */
+  capture(endpoint: ChabokEndpoint, input: unknown): void {
+    const event = buildWireEvent(endpoint, input, Date.now());
+    if (this.options.enabled) this.delivery.enqueue(endpoint, event, false);
+  }
+
+  private submit(endpoint: ChabokEndpoint, inputs: readonly unknown[], indexed = false): Promise<void> {
+    const capturedAt = Date.now();
+    let events: WireEvent[];
+    try {
+      events = validateAll(endpoint, inputs, capturedAt, indexed);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (!this.options.enabled) return Promise.resolve();
+    const settled = events.map((event) => this.delivery.enqueue(endpoint, event, true)!);
+    const all = settled.length === 1 ? settled[0]! : Promise.all(settled).then(() => undefined);
+    all.catch(() => undefined); // see class doc: never an unhandled rejection
+    return all;
+  }
+}
+
+/** Validates every input before any is queued, so a bad one never leaves half a batch sent. */
+function validateAll(endpoint: ChabokEndpoint, inputs: readonly unknown[], capturedAt: number, indexed: boolean): WireEvent[] {
+  const events: WireEvent[] = [];
+  const violations: ChabokValidationError['violations'][number][] = [];
+  inputs.forEach((input, i) => {
+    try {
+      events.push(buildWireEvent(endpoint, input, capturedAt));
+    } catch (error) {
+      if (!(error instanceof ChabokValidationError)) throw error;
+      violations.push(...(indexed ? error.violations.map((v) => ({ path: `[${i}].${v.path}`, reason: v.reason })) : error.violations));
+    }
+  });
+  if (violations.length) throw new ChabokValidationError(violations);
+  return events;
+}

@@ -1,0 +1,61 @@
+import { validateSync, type ValidationError } from 'class-validator';
+import { TrackEventDto } from '../dto/track-event.dto.js';
+import { TrackPurchaseDto, TrackRevenueDto } from '../dto/track-revenue.dto.js';
+import { ChabokValidationError } from '../errors/chabok-validation.error.js';
+import type { ChabokViolation } from '../errors/chabok.error.js';
+import type { ChabokEndpoint, WireEvent } from '../interfaces/chabok-event.interface.js';
+import { inspectEventData, normalizeEventData } from './event-data.js';
+
+const DTO_BY_ENDPOINT = {
+  'installations/track': TrackEventDto,
+  'installations/trackPurchase': TrackPurchaseDto,
+  'installations/trackRevenue': TrackRevenueDto,
+} as const satisfies Record<ChabokEndpoint, new () => object>;
+
+/** Wire field order, so the JSON reads like Chabok's examples. */
+const WIRE_FIELDS = ['installationId', 'userId', 'eventName', 'eventTime', 'eventData', 'revenue', 'currency'] as const;
+
+const VALIDATOR_OPTIONS = {
+  whitelist: true,
+  forbidNonWhitelisted: true,
+  forbidUnknownValues: true,
+  validationError: { target: false },
+} as const;
+
+/**
+ * Validates one event against its endpoint's DTO and returns it exactly as it goes on the
+ * wire. `eventTime` is stamped with `capturedAt` when absent, so queueing and retries never
+ * move it. Throws {@link ChabokValidationError} listing every violation.
+ */
+export function buildWireEvent(endpoint: ChabokEndpoint, input: unknown, capturedAt: number): WireEvent {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new ChabokValidationError([{ path: '(event)', reason: 'must be an object' }]);
+  }
+  const dto = Object.assign(new DTO_BY_ENDPOINT[endpoint](), input) as Record<string, unknown>;
+  if (dto.eventTime instanceof Date) dto.eventTime = dto.eventTime.getTime(); // NaN for an invalid Date: refused below
+  if (typeof dto.userId === 'number' && Number.isSafeInteger(dto.userId)) dto.userId = String(dto.userId);
+  if (dto.eventData !== undefined) dto.eventData = normalizeEventData(dto.eventData);
+  const errors = validateSync(dto, VALIDATOR_OPTIONS);
+  if (errors.length > 0) throw new ChabokValidationError(toViolations(errors));
+
+  const wire: Record<string, unknown> = {};
+  for (const field of WIRE_FIELDS) {
+    const value = field === 'eventTime' ? (dto.eventTime ?? capturedAt) : dto[field];
+    if (value !== undefined) wire[field] = value;
+  }
+  return wire as unknown as WireEvent;
+}
+
+function toViolations(errors: ValidationError[], prefix = ''): ChabokViolation[] {
+  const out: ChabokViolation[] = [];
+  for (const error of errors) {
+    const path = prefix + (error.property === 'identity' ? 'userId|installationId' : error.property);
+    for (const [name, message] of Object.entries(error.constraints ?? {})) {
+      if (name === 'whitelistValidation') out.push({ path, reason: 'is not a known field' });
+      else if (name === 'isJsonSafeEventData') out.push(...inspectEventData(error.value, path));
+      else out.push({ path, reason: message.startsWith(`${error.property} `) ? message.slice(error.property.length + 1) : message });
+    }
+    if (error.children?.length) out.push(...toViolations(error.children, `${path}.`));
+  }
+  return out;
+}
