@@ -7,6 +7,7 @@ export interface ResolvedChabokOptions {
   readonly accessToken: string;
   readonly timeoutMs: number;
   readonly enabled: boolean;
+  readonly dryRun: boolean;
   readonly identity?: IdentityResolver;
   readonly installationIdHeader: string;
   readonly mountInterceptor: boolean;
@@ -38,6 +39,7 @@ export interface ResolvedChabokOptions {
 export const DEFAULT_OPTIONS = {
   timeoutMs: 10_000,
   enabled: true,
+  dryRun: false,
   mountInterceptor: true,
   maxBatchSize: 500,
   maxBatchBytes: 512 * 1024,

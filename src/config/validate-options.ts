@@ -55,6 +55,7 @@ export function validateOptions(raw: ChabokModuleOptions | undefined): ResolvedC
   }
   if (typeof o.enabled !== 'boolean') bad('enabled', 'must be a boolean');
   if (typeof o.mountInterceptor !== 'boolean') bad('mountInterceptor', 'must be a boolean');
+  if (typeof o.dryRun !== 'boolean') bad('dryRun', 'must be a boolean');
   const enabled = o.enabled !== false;
 
   // Where events go: baseUrl overrides, else sandbox, else the app's production host.

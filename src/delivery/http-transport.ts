@@ -1,8 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
 import { HttpService } from '@nestjs/axios';
 import { isAxiosError } from 'axios';
 import { firstValueFrom } from 'rxjs';
-import { CHABOK_HTTP, CHABOK_OPTIONS } from '../chabok.constants.js';
 import type { ResolvedChabokOptions } from '../config/resolved-options.js';
 import type { ChabokEndpoint } from '../interfaces/chabok-event.interface.js';
 import type { ChabokTransport, TransportOutcome } from '../interfaces/event-delivery.interface.js';
@@ -15,11 +13,10 @@ const MAX_BODY_CHARS = 2_000;
  * module's own axios instance (keep-alive agents, timeout, base URL, token header), so a
  * user's own HttpModule configuration and interceptors never see the token.
  */
-@Injectable()
 export class ChabokHttpTransport implements ChabokTransport {
   constructor(
-    @Inject(CHABOK_HTTP) private readonly http: HttpService,
-    @Inject(CHABOK_OPTIONS) private readonly options: ResolvedChabokOptions,
+    private readonly http: HttpService,
+    private readonly options: ResolvedChabokOptions,
   ) {}
 
   async send(endpoint: ChabokEndpoint, body: string, signal?: AbortSignal): Promise<TransportOutcome> {

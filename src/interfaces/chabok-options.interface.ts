@@ -33,8 +33,10 @@ export interface ChabokModuleOptions {
   baseUrl?: string;
   /** Per-request timeout. Default 10000. */
   timeoutMs?: number;
-  /** `false` validates events but sends nothing. Default true. */
+  /** `false` validates events but sends nothing and runs no timers. Default true. */
   enabled?: boolean;
+  /** `true` runs everything up to the wire and logs each request instead of sending it. Default false. */
+  dryRun?: boolean;
   /** Module-wide identity resolver for `@TrackEvent()`; default: `request.user.id`, then the installation header. */
   identity?: IdentityResolver;
   /** Header the default resolver reads an installation id from. Default `x-chabok-installation-id`. */

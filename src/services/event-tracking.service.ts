@@ -48,7 +48,7 @@ export class EventTrackingService {
    * tracking.trackMany([{ userId: '1', eventName: 'a' }, { installationId: 'x', eventName: 'b' }]);
    */
   trackMany(events: readonly TrackEventInput[]): Promise<void> {
-    if (!Array.isArray(events)) return Promise.reject(new ChabokValidationError([{ path: '(events)', reason: 'must be an array' }]));
+    if (!Array.isArray(events)) return rejected(new ChabokValidationError([{ path: '(events)', reason: 'must be an array' }]));
     return this.submit(TRACK, events, true);
   }
 
@@ -108,7 +108,7 @@ export class EventTrackingService {
     try {
       events = validateAll(endpoint, inputs, capturedAt, indexed);
     } catch (error) {
-      return Promise.reject(error);
+      return rejected(error);
     }
     if (!this.options.enabled) return Promise.resolve();
     const settled = events.map((event) => this.delivery.enqueue(endpoint, event, true)!);
@@ -116,6 +116,13 @@ export class EventTrackingService {
     all.catch(() => undefined); // see class doc: never an unhandled rejection
     return all;
   }
+}
+
+/** A rejected promise that is safe not to await: marked handled, yet still rejects for whoever awaits it. */
+function rejected(error: unknown): Promise<never> {
+  const promise = Promise.reject(error);
+  promise.catch(() => undefined);
+  return promise;
 }
 
 /** Validates every input before any is queued, so a bad one never leaves half a batch sent. */

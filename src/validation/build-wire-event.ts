@@ -15,6 +15,13 @@ const DTO_BY_ENDPOINT = {
 /** Wire field order, so the JSON reads like Chabok's examples. */
 const WIRE_FIELDS = ['installationId', 'userId', 'eventName', 'eventTime', 'eventData', 'revenue', 'currency'] as const;
 
+/**
+ * Optional fields that would go on the wire as `null`: @IsOptional() skips validation for
+ * null as well as undefined, and Chabok refuses a null id, eventData or currency.
+ * (A null eventTime is stamped like an absent one, so it is not listed.)
+ */
+const NOT_NULLABLE = ['installationId', 'userId', 'eventData', 'currency'] as const;
+
 const VALIDATOR_OPTIONS = {
   whitelist: true,
   forbidNonWhitelisted: true,
@@ -35,8 +42,11 @@ export function buildWireEvent(endpoint: ChabokEndpoint, input: unknown, capture
   if (dto.eventTime instanceof Date) dto.eventTime = dto.eventTime.getTime(); // NaN for an invalid Date: refused below
   if (typeof dto.userId === 'number' && Number.isSafeInteger(dto.userId)) dto.userId = String(dto.userId);
   if (dto.eventData !== undefined) dto.eventData = normalizeEventData(dto.eventData);
-  const errors = validateSync(dto, VALIDATOR_OPTIONS);
-  if (errors.length > 0) throw new ChabokValidationError(toViolations(errors));
+  const violations = toViolations(validateSync(dto, VALIDATOR_OPTIONS));
+  for (const field of NOT_NULLABLE) {
+    if (dto[field] === null && !violations.some((v) => v.path === field)) violations.push({ path: field, reason: 'must not be null (leave it out instead)' });
+  }
+  if (violations.length > 0) throw new ChabokValidationError(violations);
 
   const wire: Record<string, unknown> = {};
   for (const field of WIRE_FIELDS) {
