@@ -15,6 +15,7 @@ export type { ChabokDeliveryFailureReason } from './errors/chabok-delivery.error
 
 export type { ChabokModuleOptions, IdentityResolver, OverflowPolicy } from './interfaces/chabok-options.interface.js';
 export type {
+  ChabokEventCatalog, EventDataOf,
   ChabokIdentity, ChabokEndpoint, EventData, EventDataValue, TrackEventInput, TrackPurchaseInput, TrackRevenueInput, WireEvent,
 } from './interfaces/chabok-event.interface.js';
 export type { ChabokFailure } from './interfaces/chabok-failure.interface.js';
@@ -24,4 +25,6 @@ export { CHABOK_OPTIONS, DEFAULT_INSTALLATION_ID_HEADER, TRACK_EVENT_METADATA } 
 export { DEFAULT_OPTIONS } from './config/resolved-options.js';
 export type { ResolvedChabokOptions } from './config/resolved-options.js';
 export { EVENT_DATA_LIMITS } from './validation/event-data.js';
+export { KEY_TYPE_GUARD_MAX_ENTRIES } from './validation/key-type-guard.js';
+export type { KeyTypeGuardMode } from './validation/key-type-guard.js';
 export { EVENT_FIELD_LIMITS } from './dto/track-event.dto.js';

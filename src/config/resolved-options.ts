@@ -1,5 +1,7 @@
 import type { ChabokModuleOptions, IdentityResolver, OverflowPolicy } from '../interfaces/chabok-options.interface.js';
+import type { Type } from '@nestjs/common';
 import type { ChabokFailure } from '../interfaces/chabok-failure.interface.js';
+import type { KeyTypeGuardMode } from '../validation/key-type-guard.js';
 
 /** Module options after validation, with every default filled in. */
 export interface ResolvedChabokOptions {
@@ -22,6 +24,8 @@ export interface ResolvedChabokOptions {
   readonly retryBaseDelayMs: number;
   readonly retryMaxDelayMs: number;
   readonly shutdownTimeoutMs: number;
+  readonly catalog: Readonly<Record<string, Type<object>>>;
+  readonly keyTypeGuard: KeyTypeGuardMode;
   readonly onError?: (failure: ChabokFailure) => void;
 }
 
@@ -35,6 +39,8 @@ export interface ResolvedChabokOptions {
  *   without opening a burst of sockets against Chabok.
  * - 100k events / 64 MiB held: minutes of backlog for a busy instance during an outage,
  *   with memory bounded whatever Chabok does.
+ * - keyTypeGuard 'warn': a changed key type is a bug worth seeing, but Chabok still stores
+ *   the event, so refusing it would lose data that is otherwise fine.
  */
 export const DEFAULT_OPTIONS = {
   timeoutMs: 10_000,
@@ -52,4 +58,5 @@ export const DEFAULT_OPTIONS = {
   retryBaseDelayMs: 500,
   retryMaxDelayMs: 60_000,
   shutdownTimeoutMs: 5_000,
+  keyTypeGuard: 'warn',
 } as const satisfies Partial<ChabokModuleOptions>;

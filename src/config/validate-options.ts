@@ -11,7 +11,7 @@ const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/i;
 
 const KNOWN_KEYS = new Set<string>([
-  'appId', 'environment', 'accessToken', 'baseUrl', 'identity', 'installationIdHeader', 'onError',
+  'appId', 'environment', 'accessToken', 'baseUrl', 'identity', 'installationIdHeader', 'onError', 'catalog',
   ...Object.keys(DEFAULT_OPTIONS),
 ]);
 
@@ -101,6 +101,11 @@ export function validateOptions(raw: ChabokModuleOptions | undefined): ResolvedC
   if (o.overflow !== 'drop-newest' && o.overflow !== 'drop-oldest') bad('overflow', "must be 'drop-newest' or 'drop-oldest'");
   if (o.identity !== undefined && typeof o.identity !== 'function') bad('identity', 'must be a function');
   if (o.onError !== undefined && typeof o.onError !== 'function') bad('onError', 'must be a function');
+  if (!['warn', 'reject', 'off'].includes(o.keyTypeGuard)) bad('keyTypeGuard', "must be 'warn', 'reject' or 'off'");
+  if (o.catalog !== undefined) {
+    if (o.catalog === null || typeof o.catalog !== 'object') bad('catalog', 'must be an object of event name to DTO class');
+    else for (const [name, cls] of Object.entries(o.catalog)) if (typeof cls !== 'function') bad(`catalog.${name}`, 'must be a class');
+  }
   const header = o.installationIdHeader ?? DEFAULT_INSTALLATION_ID_HEADER;
   if (typeof header !== 'string' || !HEADER_NAME.test(header)) bad('installationIdHeader', 'must be a valid HTTP header name');
 
@@ -110,6 +115,7 @@ export function validateOptions(raw: ChabokModuleOptions | undefined): ResolvedC
     ...o,
     baseUrl,
     accessToken: o.accessToken ?? '',
+    catalog: o.catalog ?? {},
     installationIdHeader: header.toLowerCase(),
   };
 }

@@ -1,5 +1,5 @@
 import { SetMetadata } from '@nestjs/common';
-import type { ExecutionContext } from '@nestjs/common';
+import type { ExecutionContext, Type } from '@nestjs/common';
 import { TRACK_EVENT_METADATA } from '../chabok.constants.js';
 import type { ChabokIdentity, EventData } from '../interfaces/chabok-event.interface.js';
 
@@ -30,6 +30,8 @@ export interface TrackEventOptions<TResult = any> {
   data?: ValueOrFactory<EventData | undefined, TResult>;
   /** Whether to track this call at all. Default true. */
   when?: ValueOrFactory<boolean, TResult>;
+  /** A class-validator DTO class the eventData must satisfy (overrides the module's `catalog`). */
+  dataType?: Type<object>;
 }
 
 /**

@@ -64,7 +64,8 @@ export class TrackEventInterceptor implements NestInterceptor {
         return;
       }
       const eventData = resolve(meta.data, context, args, result);
-      this.tracking.capture('installations/track', { ...identity, eventName: meta.name, ...(eventData === undefined ? {} : { eventData }) });
+      const event = { ...identity, eventName: meta.name, ...(eventData === undefined ? {} : { eventData }) };
+      this.tracking.capture('installations/track', event, meta.dataType);
     } catch (error) {
       this.logger.warn(`Event "${meta.name}" not tracked: ${error instanceof Error ? error.message : String(error)}`);
     }

@@ -23,12 +23,27 @@ export type EventDataValue =
 /** The properties of an event. */
 export type EventData = { readonly [key: string]: EventDataValue };
 
+/**
+ * Declare your events here (declaration merging) to type-check their eventData, and give
+ * the same classes to the `catalog` option so they are validated at run time too.
+ *
+ * @example
+ * declare module 'nestjs-chabok' {
+ *   interface ChabokEventCatalog { addToCart: AddToCartData }
+ * }
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface ChabokEventCatalog {}
+
+/** The eventData type of an event name: its catalogue entry, or any JSON-safe object. */
+export type EventDataOf<Name extends string> = Name extends keyof ChabokEventCatalog ? ChabokEventCatalog[Name] : EventData;
+
 /** Fields every tracked event may carry besides its identity. */
-interface EventFields {
+interface EventFields<Data = EventData> {
   /** When it happened. Defaults to the moment `track()` was called. Date or epoch milliseconds. */
   eventTime?: Date | number;
   /** Properties of the event: a plain object with JSON-safe values. */
-  eventData?: EventData;
+  eventData?: Data;
 }
 
 /**
@@ -37,7 +52,7 @@ interface EventFields {
  * @example
  * tracking.track({ userId: '42', eventName: 'addToCart', eventData: { productId: 12345 } });
  */
-export type TrackEventInput = ChabokIdentity & EventFields & { eventName: string };
+export type TrackEventInput<Name extends string = string> = ChabokIdentity & EventFields<EventDataOf<Name>> & { eventName: Name };
 
 /**
  * An event for `POST /installations/trackPurchase`: a named event with a revenue.
@@ -45,7 +60,7 @@ export type TrackEventInput = ChabokIdentity & EventFields & { eventName: string
  * @example
  * tracking.trackPurchase({ userId: '42', eventName: 'checkout', revenue: 120000, currency: 'RIAL' });
  */
-export type TrackPurchaseInput = TrackEventInput & { revenue: number; currency?: string };
+export type TrackPurchaseInput<Name extends string = string> = TrackEventInput<Name> & { revenue: number; currency?: string };
 
 /**
  * A revenue event for `POST /installations/trackRevenue` (Chabok names it `Purchase`).

@@ -1,6 +1,7 @@
-import type { ExecutionContext } from '@nestjs/common';
+import type { ExecutionContext, Type } from '@nestjs/common';
 import type { ChabokIdentity } from './chabok-event.interface.js';
 import type { ChabokFailure } from './chabok-failure.interface.js';
+import type { KeyTypeGuardMode } from '../validation/key-type-guard.js';
 
 /**
  * Finds who made the request. Return `undefined` to skip tracking (logged at debug level).
@@ -66,6 +67,17 @@ export interface ChabokModuleOptions {
   retryMaxDelayMs?: number;
   /** How long shutdown waits for the queue to drain. Default 5000 ms. */
   shutdownTimeoutMs?: number;
+  /**
+   * Typed event catalogue: a class-validator DTO class for the eventData of each event name.
+   * Catalogued events are validated against their class (unknown keys refused).
+   * Pair it with `ChabokEventCatalog` declaration merging for compile-time checks.
+   */
+  catalog?: Record<string, Type<object>>;
+  /**
+   * When an eventData key changes type from the first type seen for it (per event name, in
+   * this process): `'warn'` (default) logs and sends, `'reject'` refuses the event, `'off'`.
+   */
+  keyTypeGuard?: KeyTypeGuardMode;
   /** Called for every failed, rejected, expired or dropped event. Must not throw. */
   onError?: (failure: ChabokFailure) => void;
 }

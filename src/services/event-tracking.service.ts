@@ -1,13 +1,15 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { CHABOK_DELIVERY, CHABOK_OPTIONS } from '../chabok.constants.js';
+import { Inject, Injectable, Logger, type Type } from '@nestjs/common';
+import { CHABOK_DELIVERY, CHABOK_LOGGER_CONTEXT, CHABOK_OPTIONS } from '../chabok.constants.js';
 import type { ResolvedChabokOptions } from '../config/resolved-options.js';
 import { ChabokValidationError } from '../errors/chabok-validation.error.js';
+import type { ChabokViolation } from '../errors/chabok.error.js';
 import type {
   ChabokEndpoint, TrackEventInput, TrackPurchaseInput, TrackRevenueInput, WireEvent,
 } from '../interfaces/chabok-event.interface.js';
 import type { ChabokStats } from '../interfaces/chabok-stats.interface.js';
 import type { EventDelivery } from '../interfaces/event-delivery.interface.js';
 import { buildWireEvent } from '../validation/build-wire-event.js';
+import { KeyTypeGuard } from '../validation/key-type-guard.js';
 
 const TRACK: ChabokEndpoint = 'installations/track';
 const PURCHASE: ChabokEndpoint = 'installations/trackPurchase';
@@ -25,6 +27,11 @@ const REVENUE: ChabokEndpoint = 'installations/trackRevenue';
  */
 @Injectable()
 export class EventTrackingService {
+  private readonly keyTypes = new KeyTypeGuard();
+  private readonly logger = new Logger(CHABOK_LOGGER_CONTEXT);
+  /** Key-type warnings already logged, so each (event, key) change is reported once. */
+  private readonly warnedKeys = new Set<string>();
+
   constructor(
     @Inject(CHABOK_OPTIONS) private readonly options: ResolvedChabokOptions,
     @Inject(CHABOK_DELIVERY) private readonly delivery: EventDelivery,
@@ -36,7 +43,7 @@ export class EventTrackingService {
    * @example
    * tracking.track({ installationId: 'abc', eventName: 'appOpened', eventTime: new Date() });
    */
-  track(event: TrackEventInput): Promise<void> {
+  track<Name extends string>(event: TrackEventInput<Name>): Promise<void> {
     return this.submit(TRACK, [event]);
   }
 
@@ -58,7 +65,7 @@ export class EventTrackingService {
    * @example
    * tracking.trackPurchase({ userId: '42', eventName: 'checkout', revenue: 250000, currency: 'RIAL' });
    */
-  trackPurchase(event: TrackPurchaseInput): Promise<void> {
+  trackPurchase<Name extends string>(event: TrackPurchaseInput<Name>): Promise<void> {
     return this.submit(PURCHASE, [event]);
   }
 
@@ -97,8 +104,9 @@ export class EventTrackingService {
    * queues without creating a promise per event.
    * @internal
    */
-  capture(endpoint: ChabokEndpoint, input: unknown): void {
-    const event = buildWireEvent(endpoint, input, Date.now());
+  capture(endpoint: ChabokEndpoint, input: unknown, dataType?: Type<object>): void {
+    const event = this.build(endpoint, input, Date.now(), dataType);
+    this.guardKeyTypes([event]);
     if (this.options.enabled) this.delivery.enqueue(endpoint, event, false);
   }
 
@@ -106,7 +114,8 @@ export class EventTrackingService {
     const capturedAt = Date.now();
     let events: WireEvent[];
     try {
-      events = validateAll(endpoint, inputs, capturedAt, indexed);
+      events = this.validateAll(endpoint, inputs, capturedAt, indexed);
+      this.guardKeyTypes(events);
     } catch (error) {
       return rejected(error);
     }
@@ -116,6 +125,44 @@ export class EventTrackingService {
     all.catch(() => undefined); // see class doc: never an unhandled rejection
     return all;
   }
+
+  /** Validates every input before any is queued, so a bad one never leaves half a batch sent. */
+  private validateAll(endpoint: ChabokEndpoint, inputs: readonly unknown[], capturedAt: number, indexed: boolean): WireEvent[] {
+    const events: WireEvent[] = [];
+    const violations: ChabokViolation[] = [];
+    inputs.forEach((input, i) => {
+      try {
+        events.push(this.build(endpoint, input, capturedAt));
+      } catch (error) {
+        if (!(error instanceof ChabokValidationError)) throw error;
+        violations.push(...(indexed ? error.violations.map((v) => ({ path: `[${i}].${v.path}`, reason: v.reason })) : error.violations));
+      }
+    });
+    if (violations.length) throw new ChabokValidationError(violations);
+    return events;
+  }
+
+  /** Validates one event, against its catalogue class (or the decorator's) when it has one. */
+  private build(endpoint: ChabokEndpoint, input: unknown, capturedAt: number, dataType?: Type<object>): WireEvent {
+    const name = (input as { eventName?: unknown } | null)?.eventName;
+    const schema = dataType ?? (typeof name === 'string' ? this.options.catalog[name] : undefined);
+    return buildWireEvent(endpoint, input, capturedAt, schema);
+  }
+
+  /** Applies `keyTypeGuard`: 'reject' throws, 'warn' logs once per (event, key) change. */
+  private guardKeyTypes(events: readonly WireEvent[]): void {
+    if (this.options.keyTypeGuard === 'off') return;
+    const conflicts = events.flatMap((event) => this.keyTypes.check(event));
+    if (conflicts.length === 0) return;
+    if (this.options.keyTypeGuard === 'reject') throw new ChabokValidationError(conflicts);
+    for (const c of conflicts) {
+      const id = `${c.path}:${c.reason}`;
+      if (this.warnedKeys.size < 1_000 && !this.warnedKeys.has(id)) {
+        this.warnedKeys.add(id);
+        this.logger.warn(`Key type changed: ${c.path} ${c.reason}`);
+      }
+    }
+  }
 }
 
 /** A rejected promise that is safe not to await: marked handled, yet still rejects for whoever awaits it. */
@@ -123,20 +170,4 @@ function rejected(error: unknown): Promise<never> {
   const promise = Promise.reject(error);
   promise.catch(() => undefined);
   return promise;
-}
-
-/** Validates every input before any is queued, so a bad one never leaves half a batch sent. */
-function validateAll(endpoint: ChabokEndpoint, inputs: readonly unknown[], capturedAt: number, indexed: boolean): WireEvent[] {
-  const events: WireEvent[] = [];
-  const violations: ChabokValidationError['violations'][number][] = [];
-  inputs.forEach((input, i) => {
-    try {
-      events.push(buildWireEvent(endpoint, input, capturedAt));
-    } catch (error) {
-      if (!(error instanceof ChabokValidationError)) throw error;
-      violations.push(...(indexed ? error.violations.map((v) => ({ path: `[${i}].${v.path}`, reason: v.reason })) : error.violations));
-    }
-  });
-  if (violations.length) throw new ChabokValidationError(violations);
-  return events;
 }

@@ -1,3 +1,5 @@
+import type { Type } from '@nestjs/common';
+import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import { TrackEventDto } from '../dto/track-event.dto.js';
 import { TrackPurchaseDto, TrackRevenueDto } from '../dto/track-revenue.dto.js';
@@ -32,9 +34,10 @@ const VALIDATOR_OPTIONS = {
 /**
  * Validates one event against its endpoint's DTO and returns it exactly as it goes on the
  * wire. `eventTime` is stamped with `capturedAt` when absent, so queueing and retries never
- * move it. Throws {@link ChabokValidationError} listing every violation.
+ * move it. With `dataType` (a catalogue entry), eventData is also validated against that
+ * class. Throws {@link ChabokValidationError} listing every violation.
  */
-export function buildWireEvent(endpoint: ChabokEndpoint, input: unknown, capturedAt: number): WireEvent {
+export function buildWireEvent(endpoint: ChabokEndpoint, input: unknown, capturedAt: number, dataType?: Type<object>): WireEvent {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new ChabokValidationError([{ path: '(event)', reason: 'must be an object' }]);
   }
@@ -54,6 +57,16 @@ export function buildWireEvent(endpoint: ChabokEndpoint, input: unknown, capture
     if (value !== undefined) wire[field] = value;
   }
   return wire as unknown as WireEvent;
+}
+
+/**
+ * Validates eventData against a user's DTO class. class-transformer builds the instance
+ * (so nested @ValidateNested/@Type work); the JSON-safety rules still run on the original.
+ */
+function validateCatalogData(dataType: Type<object>, eventData: unknown): ChabokViolation[] {
+  if (eventData !== undefined && (eventData === null || typeof eventData !== 'object' || Array.isArray(eventData))) return [];
+  const instance = plainToInstance(dataType, eventData ?? {});
+  return toViolations(validateSync(instance, VALIDATOR_OPTIONS), 'eventData.');
 }
 
 function toViolations(errors: ValidationError[], prefix = ''): ChabokViolation[] {
