@@ -49,6 +49,10 @@ export function buildWireEvent(endpoint: ChabokEndpoint, input: unknown, capture
   for (const field of NOT_NULLABLE) {
     if (dto[field] === null && !violations.some((v) => v.path === field)) violations.push({ path: field, reason: 'must not be null (leave it out instead)' });
   }
+  // Only on otherwise sound eventData: class-transformer would recurse forever on a cycle.
+  if (dataType && !violations.some((v) => v.path.startsWith('eventData'))) {
+    violations.push(...validateCatalogData(dataType, (input as { eventData?: unknown }).eventData));
+  }
   if (violations.length > 0) throw new ChabokValidationError(violations);
 
   const wire: Record<string, unknown> = {};
