@@ -40,16 +40,25 @@ function createTransport(options: ResolvedChabokOptions, http: HttpService): Cha
   return options.dryRun ? new DryRunTransport(options, new Logger(CHABOK_LOGGER_CONTEXT)) : new ChabokHttpTransport(http, options);
 }
 
+/** The in-memory engine by default; BullMQ-backed in durable mode (bullmq loaded only then). */
+async function createDelivery(options: ResolvedChabokOptions, transport: ChabokTransport): Promise<EventDelivery> {
+  if (!options.durable) return new BatchingDelivery(options, transport);
+  const { createDurableDelivery } = await import('./delivery/durable/create-durable-delivery.js');
+  return createDurableDelivery(options, transport);
+}
+
 /**
  * Everything ChabokModule provides, with the delivery engine as a parameter so the testing
  * module can put an in-memory recorder in its place and keep the rest identical.
  */
-export function chabokProviders(delivery: Type<EventDelivery> = BatchingDelivery): Provider[] {
+export function chabokProviders(delivery?: Type<EventDelivery>): Provider[] {
   return [
     { provide: CHABOK_OPTIONS, useFactory: (raw: ChabokModuleOptions) => validateOptions(raw), inject: [CHABOK_MODULE_OPTIONS] },
     { provide: CHABOK_HTTP, useFactory: createHttpService, inject: [CHABOK_OPTIONS] },
     { provide: CHABOK_TRANSPORT, useFactory: createTransport, inject: [CHABOK_OPTIONS, CHABOK_HTTP] },
-    { provide: CHABOK_DELIVERY, useClass: delivery },
+    delivery
+      ? { provide: CHABOK_DELIVERY, useClass: delivery }
+      : { provide: CHABOK_DELIVERY, useFactory: createDelivery, inject: [CHABOK_OPTIONS, CHABOK_TRANSPORT] },
     EventTrackingService,
     { provide: APP_INTERCEPTOR, useClass: GlobalTrackEventInterceptor },
   ];

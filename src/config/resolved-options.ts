@@ -2,6 +2,7 @@ import type { ChabokModuleOptions, IdentityResolver, OverflowPolicy } from '../i
 import type { Type } from '@nestjs/common';
 import type { ChabokFailure } from '../interfaces/chabok-failure.interface.js';
 import type { KeyTypeGuardMode } from '../validation/key-type-guard.js';
+import type { ResolvedDurableOptions } from '../delivery/durable/durable-options.js';
 
 /** Module options after validation, with every default filled in. */
 export interface ResolvedChabokOptions {
@@ -26,6 +27,8 @@ export interface ResolvedChabokOptions {
   readonly shutdownTimeoutMs: number;
   readonly catalog: Readonly<Record<string, Type<object>>>;
   readonly keyTypeGuard: KeyTypeGuardMode;
+  /** Set in durable mode. */
+  readonly durable?: ResolvedDurableOptions;
   readonly onError?: (failure: ChabokFailure) => void;
 }
 

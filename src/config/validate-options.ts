@@ -4,6 +4,7 @@ import { ChabokConfigurationError } from '../errors/chabok-configuration.error.j
 import type { ChabokViolation } from '../errors/chabok.error.js';
 import type { ChabokModuleOptions } from '../interfaces/chabok-options.interface.js';
 import { DEFAULT_OPTIONS, type ResolvedChabokOptions } from './resolved-options.js';
+import { resolveDurableOptions, type DurableDeliveryOptions, type ResolvedDurableOptions } from '../delivery/durable/durable-options.js';
 
 /** A single DNS label: what Chabok app ids are. Anything else could redirect the token. */
 const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
@@ -11,7 +12,7 @@ const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/i;
 
 const KNOWN_KEYS = new Set<string>([
-  'appId', 'environment', 'accessToken', 'baseUrl', 'identity', 'installationIdHeader', 'onError', 'catalog',
+  'appId', 'environment', 'accessToken', 'baseUrl', 'identity', 'installationIdHeader', 'onError', 'catalog', 'delivery',
   ...Object.keys(DEFAULT_OPTIONS),
 ]);
 
@@ -109,6 +110,14 @@ export function validateOptions(raw: ChabokModuleOptions | undefined): ResolvedC
   const header = o.installationIdHeader ?? DEFAULT_INSTALLATION_ID_HEADER;
   if (typeof header !== 'string' || !HEADER_NAME.test(header)) bad('installationIdHeader', 'must be a valid HTTP header name');
 
+  let durable: ResolvedDurableOptions | undefined;
+  const delivery = o.delivery as { mode?: unknown } | undefined;
+  if (delivery !== undefined) {
+    if (delivery === null || typeof delivery !== 'object') bad('delivery', "must be { mode: 'memory' } or { mode: 'durable', ... }");
+    else if (delivery.mode === 'durable') durable = resolveDurableOptions(delivery as DurableDeliveryOptions, violations);
+    else if (delivery.mode !== 'memory' || Object.keys(delivery).length > 1) bad('delivery.mode', "must be 'memory' or 'durable'");
+  }
+
   if (violations.length > 0) throw new ChabokConfigurationError(violations);
 
   return {
@@ -116,6 +125,7 @@ export function validateOptions(raw: ChabokModuleOptions | undefined): ResolvedC
     baseUrl,
     accessToken: o.accessToken ?? '',
     catalog: o.catalog ?? {},
+    durable,
     installationIdHeader: header.toLowerCase(),
   };
 }

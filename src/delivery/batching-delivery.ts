@@ -90,6 +90,9 @@ export class BatchingDelivery implements EventDelivery, OnApplicationShutdown {
       : undefined;
     // Fire-and-forget callers must never see an unhandled rejection; awaiting callers still get it.
     promise?.catch(() => undefined);
+    // Every valid event handed in is counted, whatever becomes of it, so that once idle
+    // accepted = delivered + failed + dropped (drop-newest and post-shutdown included).
+    this.counters.accepted++;
 
     if (this.closed) {
       // Not held, so only reported: counted as failed, never queued.
@@ -106,7 +109,6 @@ export class BatchingDelivery implements EventDelivery, OnApplicationShutdown {
     lane.freshBytes += item.bytes;
     this.held++;
     this.heldBytes += item.bytes;
-    this.counters.accepted++;
     this.epochs.add(item.epoch);
 
     if (this.isFull(lane) || this.closing || this.epochs.flushPending) this.pump();
@@ -358,25 +360,28 @@ export class BatchingDelivery implements EventDelivery, OnApplicationShutdown {
     return true;
   }
 
+  /**
+   * The oldest event not in flight: the head of a lane's formed batches (those waiting for a
+   * retry were tracked first) or of its fresh events, whichever was tracked earlier.
+   */
   private evictOldest(): { endpoint: ChabokEndpoint; item: QueuedEvent } | undefined {
-    let best: Lane | undefined;
+    let best: { lane: Lane; formed: boolean; at: number } | undefined;
     for (const lane of this.lanes) {
-      const head = lane.fresh.peek();
-      if (head && (!best || head.enqueuedAt < best.fresh.peek()!.enqueuedAt)) best = lane;
+      const formedAt = lane.formed.peek()?.items[0]?.enqueuedAt;
+      if (formedAt !== undefined && (!best || formedAt < best.at)) best = { lane, formed: true, at: formedAt };
+      const freshAt = lane.fresh.peek()?.enqueuedAt;
+      if (freshAt !== undefined && (!best || freshAt < best.at)) best = { lane, formed: false, at: freshAt };
     }
-    if (best) {
-      const item = best.fresh.shift()!;
-      best.freshBytes -= item.bytes;
-      return { endpoint: best.endpoint, item };
+    if (!best) return undefined; // everything held is in flight
+    const { lane } = best;
+    if (!best.formed) {
+      const item = lane.fresh.shift()!;
+      lane.freshBytes -= item.bytes;
+      return { endpoint: lane.endpoint, item };
     }
-    for (const lane of this.lanes) {
-      const batch = lane.formed.shift();
-      if (!batch) continue;
-      const [item, ...rest] = batch.items;
-      if (rest.length) lane.formed.unshiftAll([makeBatch(lane.endpoint, rest)]);
-      return { endpoint: lane.endpoint, item: item! };
-    }
-    return undefined;
+    const [item, ...rest] = lane.formed.shift()!.items;
+    if (rest.length) lane.formed.unshiftAll([makeBatch(lane.endpoint, rest)]);
+    return { endpoint: lane.endpoint, item: item! };
   }
 
   private drop(endpoint: ChabokEndpoint, items: QueuedEvent[], wasHeld = false): void {

@@ -7,8 +7,9 @@ import { ChabokError } from './chabok.error.js';
  * - `expired`: transient failures went on past `deliveryDeadlineMs`.
  * - `dropped`: the queue was full (see `overflow`).
  * - `shutdown`: the app shut down before it could be delivered within `shutdownTimeoutMs`.
+ * - `unavailable`: durable mode only: Redis could not take the event (`onRedisDown: 'reject'`).
  */
-export type ChabokDeliveryFailureReason = 'rejected' | 'unauthorized' | 'expired' | 'dropped' | 'shutdown';
+export type ChabokDeliveryFailureReason = 'rejected' | 'unauthorized' | 'expired' | 'dropped' | 'shutdown' | 'unavailable';
 
 /**
  * The promise returned by `track()` rejects with this when the event was accepted but

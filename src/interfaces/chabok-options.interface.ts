@@ -2,6 +2,7 @@ import type { ExecutionContext, Type } from '@nestjs/common';
 import type { ChabokIdentity } from './chabok-event.interface.js';
 import type { ChabokFailure } from './chabok-failure.interface.js';
 import type { KeyTypeGuardMode } from '../validation/key-type-guard.js';
+import type { DurableDeliveryOptions } from '../delivery/durable/durable-options.js';
 
 /**
  * Finds who made the request. Return `undefined` to skip tracking (logged at debug level).
@@ -78,6 +79,8 @@ export interface ChabokModuleOptions {
    * this process): `'warn'` (default) logs and sends, `'reject'` refuses the event, `'off'`.
    */
   keyTypeGuard?: KeyTypeGuardMode;
+  /** `{ mode: 'memory' }` (default), or `{ mode: 'durable', ... }` to queue events in Redis with BullMQ. */
+  delivery?: { mode: 'memory' } | DurableDeliveryOptions;
   /** Called for every failed, rejected, expired or dropped event. Must not throw. */
   onError?: (failure: ChabokFailure) => void;
 }

@@ -5,7 +5,7 @@
  * const { queued, delivered, failed } = tracking.stats();
  */
 export interface ChabokStats {
-  /** Events accepted into the pipeline (valid and not dropped). */
+  /** Valid events handed to the pipeline. Each ends up delivered, failed or dropped: when idle, accepted = delivered + failed + dropped. */
   accepted: number;
   /** Events Chabok answered 2xx for. */
   delivered: number;
@@ -31,4 +31,16 @@ export interface ChabokStats {
   oldestQueuedAt: number | null;
   /** The last delivery problem, without secrets. */
   lastError: { message: string; status?: number; at: number } | null;
+  /** Durable mode only: job counts in Redis (read every second) and Redis reachability. */
+  durable?: {
+    waiting: number;
+    active: number;
+    delayed: number;
+    failed: number;
+    redisUp: boolean;
+    /** Events sent through the in-memory queue because Redis was down (onRedisDown: 'memory'). */
+    fallbacks: number;
+    /** Events refused because Redis was down (onRedisDown: 'reject'). */
+    unavailable: number;
+  };
 }

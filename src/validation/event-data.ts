@@ -46,7 +46,8 @@ export function normalizeEventData(value: unknown): unknown {
     if (Array.isArray(v)) out = v.map(walk);
     else if (isPlainObject(v)) {
       const copy: Record<string, unknown> = {};
-      for (const key of Object.keys(v)) copy[key] = walk(v[key]);
+      // defineProperty, not assignment: a "__proto__" key (e.g. from JSON.parse) must stay a key.
+      for (const key of Object.keys(v)) Object.defineProperty(copy, key, { value: walk(v[key]), enumerable: true, writable: true, configurable: true });
       out = copy;
     }
     seen.delete(v);
