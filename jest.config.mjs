@@ -2,6 +2,8 @@
 export default {
   rootDir: '.',
   testEnvironment: 'node',
+  // Packaging fixture apps have their own package.json and node_modules: keep jest out.
+  modulePathIgnorePatterns: ['<rootDir>/test/packaging/'],
   testRegex: 'test/.*\\.(spec|e2e-spec)\\.ts$',
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },

@@ -27,7 +27,7 @@ const UNTRACKED = null;
 @Injectable()
 export class TrackEventInterceptor implements NestInterceptor {
   protected readonly logger = new Logger(CHABOK_LOGGER_CONTEXT);
-  private readonly metadata = new Map<Function, TrackEventOptions | typeof UNTRACKED>();
+  private readonly metadata = new Map<object, TrackEventOptions | typeof UNTRACKED>();
 
   constructor(
     protected readonly reflector: Reflector,
@@ -81,7 +81,7 @@ export class TrackEventInterceptor implements NestInterceptor {
   }
 
   /** Reads the decorator's metadata once per handler, not once per request. */
-  private metadataOf(handler: Function): TrackEventOptions | typeof UNTRACKED {
+  private metadataOf(handler: ReturnType<ExecutionContext['getHandler']>): TrackEventOptions | typeof UNTRACKED {
     let meta = this.metadata.get(handler);
     if (meta === undefined) {
       meta = this.reflector.get<TrackEventOptions | undefined>(TRACK_EVENT_METADATA, handler) ?? UNTRACKED;
