@@ -84,7 +84,8 @@ export function validateOptions(raw: ChabokModuleOptions | undefined): ResolvedC
   }
 
   if (o.accessToken === undefined || o.accessToken === '') {
-    if (enabled) bad('accessToken', 'is required');
+    // Nothing is sent when disabled or in a dry run, so no token is needed there.
+    if (enabled && o.dryRun !== true) bad('accessToken', 'is required');
   } else if (typeof o.accessToken !== 'string') {
     bad('accessToken', 'must be a string');
   } else if (/[\s\u0000-\u001f\u007f]/.test(o.accessToken)) {

@@ -7,7 +7,8 @@ import type { ChabokIdentity, EventData } from '../interfaces/chabok-event.inter
  * Either a value, or a function of the call that produced the event:
  * - `context`: Nest's ExecutionContext (HTTP, RPC, GraphQL or WebSocket);
  * - `args`: the handler's arguments as Nest passes them (`context.getArgs()`: for HTTP
- *   `[request, response, next]`, for RPC `[data, context]`, for GraphQL `[root, args, ctx, info]`);
+ *   `[request, response, next]`, for RPC `[data, context]`, for GraphQL `[root, args, ctx, info]`,
+ *   for WebSockets `[client, data]`);
  * - `result`: what the handler returned (after it resolved).
  *
  * @example

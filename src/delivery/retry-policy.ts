@@ -38,6 +38,9 @@ export function parseRetryAfter(header: string | undefined, now: number): number
   if (header === undefined) return undefined;
   const value = header.trim();
   if (/^\d+$/.test(value)) return Number(value) * 1000;
+  // Every HTTP-date form starts with a day name. Without this check Date.parse would read
+  // "-1" or "1.5" as dates in 2001 and the retry would go out at once, with no backoff.
+  if (!/^[A-Za-z]/.test(value)) return undefined;
   const at = Date.parse(value);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }

@@ -35,7 +35,11 @@ export class ChabokHealthIndicator {
   ) {}
 
   isHealthy<const Key extends string = 'chabok'>(key: Key = 'chabok' as Key, thresholds: ChabokHealthThresholds = {}): HealthIndicatorResult<Key> {
-    const limits = { ...DEFAULT_THRESHOLDS, ...thresholds };
+    // `??`, not a spread: `{ maxQueued: undefined }` (an unset config value) keeps the default instead of disabling the check.
+    const limits = {
+      maxQueued: thresholds.maxQueued ?? DEFAULT_THRESHOLDS.maxQueued,
+      maxQueueAgeMs: thresholds.maxQueueAgeMs ?? DEFAULT_THRESHOLDS.maxQueueAgeMs,
+    };
     const stats = this.tracking.stats();
     const now = Date.now();
     const oldestQueuedAgeMs = stats.oldestQueuedAt === null ? 0 : now - stats.oldestQueuedAt;

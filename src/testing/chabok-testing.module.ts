@@ -3,6 +3,7 @@ import type { TestingModuleBuilder } from '@nestjs/testing';
 import { CHABOK_DELIVERY, CHABOK_OPTIONS } from '../chabok.constants.js';
 import { CHABOK_MODULE_OPTIONS } from '../chabok.module-definition.js';
 import { chabokProviders } from '../chabok.providers.js';
+import { validateOptions } from '../config/validate-options.js';
 import type { ChabokModuleOptions } from '../interfaces/chabok-options.interface.js';
 import { EventTrackingService } from '../services/event-tracking.service.js';
 import { ChabokRecorder } from './chabok-recorder.js';
@@ -47,7 +48,16 @@ export class ChabokTestingModule {
  * const recorder = getChabokRecorder(moduleRef);
  */
 export function overrideChabok(builder: TestingModuleBuilder): TestingModuleBuilder {
-  return builder.overrideProvider(CHABOK_DELIVERY).useClass(ChabokRecorder);
+  return builder
+    .overrideProvider(CHABOK_DELIVERY)
+    .useClass(ChabokRecorder)
+    .overrideProvider(CHABOK_OPTIONS)
+    .useFactory({
+      // The app's own options, validated as usual; recording is forced on even when the app
+      // runs with enabled: false (e.g. CHABOK_ENABLED=false in CI) or dryRun.
+      factory: (raw: ChabokModuleOptions) => ({ ...validateOptions(raw), enabled: true, dryRun: false }),
+      inject: [CHABOK_MODULE_OPTIONS],
+    });
 }
 
 /**
