@@ -72,7 +72,7 @@ export class TrackEventInterceptor implements NestInterceptor {
   }
 
   protected shouldTrack(meta: TrackEventOptions, context: ExecutionContext, args: unknown[], result: unknown): boolean {
-    return meta.when === undefined || resolve(meta.when, context, args, result) === true;
+    return meta.when === undefined || Boolean(resolve(meta.when, context, args, result));
   }
 
   protected resolveIdentity(meta: TrackEventOptions, context: ExecutionContext, args: unknown[], result: unknown): ChabokIdentity | undefined {
