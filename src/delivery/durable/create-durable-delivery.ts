@@ -37,6 +37,10 @@ export async function createDurableDelivery(options: ResolvedChabokOptions, tran
   const ready = await Promise.race([queue.waitUntilReady().then(() => true, () => false), sleep(READY_TIMEOUT_MS).then(() => false)]);
   if (!ready) new Logger(CHABOK_LOGGER_CONTEXT).warn(`Redis not reachable at boot; durable delivery will ${durable.onRedisDown === 'memory' ? 'fall back to memory' : 'reject events'} until it is`);
 
+  // Both engines share the transport, and each closes it (destroying its sockets) when its
+  // own shutdown drain ends: that would cut the other's requests in flight. They get a view
+  // without close(); DurableDelivery closes the transport once both are done.
+  const shared: ChabokTransport = { send: (endpoint, body, signal) => transport.send(endpoint, body, signal) };
   // Worker engine: batches the jobs a worker holds; sized so they fill maxConcurrentRequests
   // batches. Its 'shutdown' failures are not reported: those jobs return to Redis.
   const workerEngine = new BatchingDelivery(
@@ -46,10 +50,10 @@ export async function createDurableDelivery(options: ResolvedChabokOptions, tran
       maxQueueSize: Math.max(options.maxQueueSize, durable.concurrency),
       onError: options.onError && ((failure) => failure.error.reason !== 'shutdown' && options.onError!(failure)),
     },
-    transport,
+    shared,
   );
-  const fallback = new BatchingDelivery(options, transport);
-  return new DurableDelivery(options, durable, queue, workerEngine, fallback, bullmq, durable.queue === undefined);
+  const fallback = new BatchingDelivery(options, shared);
+  return new DurableDelivery(options, durable, queue, workerEngine, fallback, bullmq, durable.queue === undefined, transport);
 }
 
 function sleep(ms: number): Promise<void> {

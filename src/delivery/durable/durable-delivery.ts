@@ -4,7 +4,7 @@ import type { ResolvedChabokOptions } from '../../config/resolved-options.js';
 import { ChabokDeliveryError } from '../../errors/chabok-delivery.error.js';
 import type { ChabokEndpoint, WireEvent } from '../../interfaces/chabok-event.interface.js';
 import type { ChabokStats } from '../../interfaces/chabok-stats.interface.js';
-import type { EventDelivery } from '../../interfaces/event-delivery.interface.js';
+import type { ChabokTransport, EventDelivery } from '../../interfaces/event-delivery.interface.js';
 import { RateLimitedLogger } from '../../logging/rate-limited-logger.js';
 import type { BatchingDelivery } from '../batching-delivery.js';
 import type { ResolvedDurableOptions } from './durable-options.js';
@@ -19,6 +19,14 @@ type BullMq = typeof import('bullmq');
 
 /** How often queue counts are read from Redis for stats(), health and the length bound. */
 const COUNT_POLL_MS = 1_000;
+/**
+ * At shutdown, how long the worker may take, after the engine's drain, to hand its last jobs
+ * back to Redis (completed, or moved back to delayed). Past it, or at once when Redis is
+ * down, its connections are dropped: jobs it still held come back by stall detection.
+ */
+const WORKER_CLOSE_GRACE_MS = 2_000;
+/** Bound on each remaining step of closing a connection (QUIT, disconnect). */
+const CLOSE_STEP_MS = 1_000;
 
 /**
  * Durable delivery on BullMQ. Producers add one job per event (grouped into one addBulk per
@@ -33,8 +41,15 @@ export class DurableDelivery implements EventDelivery, OnApplicationShutdown {
   private pending: { data: ChabokJobData; settle?: { resolve: () => void; reject: (e: unknown) => void } }[] = [];
   private addScheduled = false;
   private readonly adding = new Set<Promise<void>>();
+  /** Jobs sent to Redis whose addBulk has not answered yet (counted against maxQueueLength). */
+  private addingJobs = 0;
   private counts = { waiting: 0, active: 0, delayed: 0, failed: 0 };
   private redisUp = true;
+  /**
+   * Whether the producer connection was ever ready. Until then BullMQ holds commands until
+   * Redis appears (track() would hang), so events are treated as "Redis down" instead.
+   */
+  private connected = false;
   private poll: NodeJS.Timeout | undefined;
   private accepted = 0;
   private droppedHere = 0;
@@ -52,8 +67,14 @@ export class DurableDelivery implements EventDelivery, OnApplicationShutdown {
     private readonly fallback: BatchingDelivery,
     private readonly bullmq: BullMq,
     private readonly ownsQueue: boolean,
+    /** Shared by both engines, closed once both have drained. */
+    private readonly transport: ChabokTransport,
   ) {
     queue.on('error', (error) => this.redisError('queue', error));
+    queue.waitUntilReady().then(
+      () => (this.connected = true),
+      (error: unknown) => this.redisError('queue', error),
+    );
     if (durable.role !== 'producer') this.startWorker();
     void this.refreshCounts();
     this.poll = setInterval(() => void this.refreshCounts(), COUNT_POLL_MS).unref();
@@ -70,7 +91,7 @@ export class DurableDelivery implements EventDelivery, OnApplicationShutdown {
       item.settle?.reject(new ChabokDeliveryError('shutdown', 'tracked after the application shut down'));
       return promise;
     }
-    if (this.counts.waiting + this.counts.delayed + this.pending.length >= this.durable.maxQueueLength) {
+    if (this.counts.waiting + this.counts.delayed + this.addingJobs + this.pending.length >= this.durable.maxQueueLength) {
       this.droppedHere++;
       const error = new ChabokDeliveryError('dropped', `durable queue holds ${this.durable.maxQueueLength} events (maxQueueLength)`);
       this.report(endpoint, [event], error);
@@ -120,17 +141,33 @@ export class DurableDelivery implements EventDelivery, OnApplicationShutdown {
     };
   }
 
+  /**
+   * Bounded whether or not Redis and Chabok answer: events tracked so far are queued in
+   * Redis, the worker stops taking jobs, the engine delivers what it holds within
+   * shutdownTimeoutMs and the rest goes back to Redis (see process()); then every Redis
+   * connection this module opened is closed, or dropped if Redis does not answer, so that
+   * nothing (no ioredis reconnect timer) keeps the process alive.
+   */
   async onApplicationShutdown(): Promise<void> {
     if (this.closed) return;
-    await this.flush().catch(() => undefined);
+    this.addPending();
+    await within(Promise.allSettled([...this.adding]), this.options.shutdownTimeoutMs);
     this.closed = true;
     clearInterval(this.poll);
-    // Stop taking jobs, let the engine finish the active ones within the shutdown budget;
-    // jobs it could not deliver go back to the queue for another worker (see process()).
-    const closingWorker = this.worker?.close();
+    const worker = this.worker;
+    const closingWorker = worker?.close().catch((error: unknown) => this.redisError('worker', error));
     await Promise.all([this.engine.onApplicationShutdown(), this.fallback.onApplicationShutdown()]);
-    await closingWorker?.catch((error: unknown) => this.redisError('worker', error));
-    if (this.ownsQueue) await this.queue.close().catch(() => undefined);
+    this.transport.close?.();
+    if (worker && !(await within(closingWorker!, this.redisUp ? WORKER_CLOSE_GRACE_MS : 0))) {
+      // Redis is not answering: BullMQ would wait for it forever. Drop the connections.
+      await within(worker.disconnect().catch(() => undefined), CLOSE_STEP_MS);
+      await within(closingWorker!, CLOSE_STEP_MS);
+    }
+    if (this.ownsQueue) {
+      // QUIT fails at once when the producer connection is down; then drop it (stops reconnecting).
+      const quit = this.queue.close().then(() => true, () => false);
+      if (!(await within(quit, CLOSE_STEP_MS)) || !(await quit)) await within(this.queue.disconnect().catch(() => undefined), CLOSE_STEP_MS);
+    }
   }
 
   // --- producing ----------------------------------------------------------------------
@@ -141,16 +178,22 @@ export class DurableDelivery implements EventDelivery, OnApplicationShutdown {
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
+    if (!this.connected) return this.redisDown(batch, new Error('not connected to Redis yet'));
+    this.addingJobs += batch.length;
     const adding = this.queue
       .addBulk(batch.map((p) => ({ name: p.data.endpoint, data: p.data, opts: this.durable.jobOptions as JobsOptions })))
       .then(
         () => {
           this.redisUp = true;
           this.accepted += batch.length;
+          // Until the next poll: answers on this connection come in order, so a poll sent
+          // before this addBulk did not count these jobs, and one sent after will.
+          this.counts.waiting += batch.length;
           for (const p of batch) p.settle?.resolve();
         },
         (error: unknown) => this.redisDown(batch, error),
-      );
+      )
+      .finally(() => (this.addingJobs -= batch.length));
     this.adding.add(adding);
     void adding.finally(() => this.adding.delete(adding));
   }
@@ -181,6 +224,8 @@ export class DurableDelivery implements EventDelivery, OnApplicationShutdown {
     const { Worker } = this.bullmq;
     this.worker = new Worker<ChabokJobData>(this.queue.name, (job, token) => this.process(job, token), {
       ...(this.durable.workerOptions as unknown as WorkerOptions),
+      // A given Queue may have its own prefix: the worker must read the same keys.
+      prefix: this.durable.prefix ?? (this.queue.opts as { prefix?: string }).prefix,
       connection: this.durable.workerConnection() as WorkerOptions['connection'],
     });
     this.worker.on('error', (error) => this.redisError('worker', error));
@@ -211,6 +256,10 @@ export class DurableDelivery implements EventDelivery, OnApplicationShutdown {
   // --- bookkeeping --------------------------------------------------------------------
 
   private async refreshCounts(): Promise<void> {
+    if (!this.connected) {
+      this.redisUp = false; // and no command is sent: it would wait for Redis to appear
+      return;
+    }
     try {
       const c = await this.queue.getJobCounts('wait', 'prioritized', 'active', 'delayed', 'failed');
       this.counts = { waiting: (c.wait ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0, delayed: c.delayed ?? 0, failed: c.failed ?? 0 };
@@ -232,4 +281,11 @@ export class DurableDelivery implements EventDelivery, OnApplicationShutdown {
       this.log.error('onError', `onError hook threw: ${hookError instanceof Error ? hookError.message : String(hookError)}`);
     }
   }
+}
+
+/** Whether `promise` settled within `ms` (it is not cancelled either way). */
+function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  return Promise.race([promise.then(() => true, () => true), timeout]).finally(() => clearTimeout(timer));
 }

@@ -42,6 +42,14 @@ export interface DurableDeliveryOptions {
   keepFailedJobs?: number;
   /** How often workers check for jobs of dead workers (BullMQ stalledInterval). Default 30,000 ms. */
   stalledIntervalMs?: number;
+  /**
+   * How long a worker's claim on a job lasts unless renewed (BullMQ lockDuration; a live
+   * worker renews it every half of it). A dead worker's jobs are sent again about
+   * lockDurationMs + stalledIntervalMs after it died. Keep it well above the longest event
+   * loop stall of your app, or a live worker's jobs are taken for stalled and sent twice.
+   * Default 30,000 ms.
+   */
+  lockDurationMs?: number;
 }
 
 export interface ResolvedDurableOptions {
@@ -64,15 +72,16 @@ const INTEGERS: Record<string, [number, number]> = {
   maxQueueLength: [1, 1_000_000_000],
   keepFailedJobs: [0, 10_000_000],
   stalledIntervalMs: [100, 3_600_000],
+  lockDurationMs: [1_000, 3_600_000],
 };
 
 /** Validates `delivery` options (field paths prefixed `delivery.`), and fills defaults. */
 export function resolveDurableOptions(raw: DurableDeliveryOptions, violations: ChabokViolation[]): ResolvedDurableOptions | undefined {
   const bad = (path: string, reason: string) => violations.push({ path: `delivery.${path}`, reason });
-  const known = new Set(['mode', 'connection', 'queue', 'queueName', 'prefix', 'role', 'concurrency', 'onRedisDown', 'maxQueueLength', 'keepFailedJobs', 'stalledIntervalMs']);
+  const known = new Set(['mode', 'connection', 'queue', 'queueName', 'prefix', 'role', 'concurrency', 'onRedisDown', 'maxQueueLength', 'keepFailedJobs', 'stalledIntervalMs', 'lockDurationMs']);
   for (const key of Object.keys(raw)) if (!known.has(key)) bad(key, 'is not a durable delivery option');
   if (!raw.connection === !raw.queue) bad('connection', 'give exactly one of connection or queue');
-  const o = { queueName: 'chabok-events', role: 'both', concurrency: 1_000, onRedisDown: 'reject', maxQueueLength: 1_000_000, keepFailedJobs: 10_000, stalledIntervalMs: 30_000, ...raw };
+  const o = { queueName: 'chabok-events', role: 'both', concurrency: 1_000, onRedisDown: 'reject', maxQueueLength: 1_000_000, keepFailedJobs: 10_000, stalledIntervalMs: 30_000, lockDurationMs: 30_000, ...raw };
   if (typeof o.queueName !== 'string' || !/^[\w.-]{1,100}$/.test(o.queueName)) bad('queueName', 'must be 1-100 letters, digits, _ . -');
   if (!['both', 'producer', 'worker'].includes(o.role)) bad('role', "must be 'both', 'producer' or 'worker'");
   if (!['reject', 'memory'].includes(o.onRedisDown)) bad('onRedisDown', "must be 'reject' or 'memory'");
@@ -98,6 +107,7 @@ export function resolveDurableOptions(raw: DurableDeliveryOptions, violations: C
       concurrency: o.concurrency,
       prefix: o.prefix,
       stalledInterval: o.stalledIntervalMs,
+      lockDuration: o.lockDurationMs,
       maxStalledCount: 1_000, // a job whose worker died is retried, not failed
       removeOnComplete: { count: 0 },
       removeOnFail: { count: o.keepFailedJobs },
