@@ -2,7 +2,7 @@ import { Controller, Post, Body, type INestApplication, type LoggerService } fro
 import { Test } from '@nestjs/testing';
 import { IsInt, IsString, Min } from 'class-validator';
 import request from 'supertest';
-import { ChabokModule, ChabokValidationError, EventTrackingService, TrackEvent, type ChabokModuleOptions } from '../../src/index.js';
+import { ChabokModule, ChabokValidationError, EventTrackingService, TrackEvent, type ChabokModuleOptions, type EventData } from '../../src/index.js';
 import { KeyTypeGuard } from '../../src/validation/key-type-guard.js';
 import { ChabokStandIn } from '../../stand-in/chabok-stand-in.js';
 
@@ -18,7 +18,7 @@ class SignupData {
 @Controller()
 class SignupController {
   @Post('signup')
-  @TrackEvent({ name: 'signup', dataType: SignupData, data: (_ctx, args) => (args[0] as { body: object }).body })
+  @TrackEvent({ name: 'signup', dataType: SignupData, data: (_ctx, args) => (args[0] as { body: EventData }).body })
   signup(@Body() body: unknown) {
     return { ok: true, body };
   }
