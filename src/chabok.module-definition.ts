@@ -12,10 +12,16 @@ export const {
   MODULE_OPTIONS_TOKEN: CHABOK_MODULE_OPTIONS,
   OPTIONS_TYPE: CHABOK_OPTIONS_TYPE,
   ASYNC_OPTIONS_TYPE: CHABOK_ASYNC_OPTIONS_TYPE,
-} = new ConfigurableModuleBuilder<ChabokModuleOptions>({ moduleName: 'Chabok', optionsInjectionToken: 'chabok:module-options' })
+} = new ConfigurableModuleBuilder<ChabokModuleOptions>({
+  moduleName: 'Chabok',
+  optionsInjectionToken: 'chabok:module-options',
+})
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createChabokOptions')
-  .setExtras<ChabokModuleExtras>({ isGlobal: false }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
+  .setExtras<ChabokModuleExtras>({ isGlobal: false }, (definition, extras) => ({
+    ...definition,
+    global: extras.isGlobal,
+  }))
   .build();
 
 /**

@@ -5,7 +5,13 @@ import { APP_INTERCEPTOR } from '@nestjs/core';
 import { HttpService } from '@nestjs/axios';
 import axios from 'axios';
 import type { Observable } from 'rxjs';
-import { CHABOK_DELIVERY, CHABOK_HTTP, CHABOK_LOGGER_CONTEXT, CHABOK_OPTIONS, CHABOK_TRANSPORT } from './chabok.constants.js';
+import {
+  CHABOK_DELIVERY,
+  CHABOK_HTTP,
+  CHABOK_LOGGER_CONTEXT,
+  CHABOK_OPTIONS,
+  CHABOK_TRANSPORT,
+} from './chabok.constants.js';
 import { CHABOK_MODULE_OPTIONS } from './chabok.module-definition.js';
 import type { ResolvedChabokOptions } from './config/resolved-options.js';
 import { validateOptions } from './config/validate-options.js';
@@ -37,7 +43,9 @@ function createHttpService(options: ResolvedChabokOptions): HttpService {
 }
 
 function createTransport(options: ResolvedChabokOptions, http: HttpService): ChabokTransport {
-  return options.dryRun ? new DryRunTransport(options, new Logger(CHABOK_LOGGER_CONTEXT)) : new ChabokHttpTransport(http, options);
+  return options.dryRun
+    ? new DryRunTransport(options, new Logger(CHABOK_LOGGER_CONTEXT))
+    : new ChabokHttpTransport(http, options);
 }
 
 /** The in-memory engine by default; BullMQ-backed in durable mode (bullmq loaded only then). */
@@ -53,7 +61,11 @@ async function createDelivery(options: ResolvedChabokOptions, transport: ChabokT
  */
 export function chabokProviders(delivery?: Type<EventDelivery>): Provider[] {
   return [
-    { provide: CHABOK_OPTIONS, useFactory: (raw: ChabokModuleOptions) => validateOptions(raw), inject: [CHABOK_MODULE_OPTIONS] },
+    {
+      provide: CHABOK_OPTIONS,
+      useFactory: (raw: ChabokModuleOptions) => validateOptions(raw),
+      inject: [CHABOK_MODULE_OPTIONS],
+    },
     { provide: CHABOK_HTTP, useFactory: createHttpService, inject: [CHABOK_OPTIONS] },
     { provide: CHABOK_TRANSPORT, useFactory: createTransport, inject: [CHABOK_OPTIONS, CHABOK_HTTP] },
     delivery

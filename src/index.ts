@@ -15,8 +15,16 @@ export type { ChabokDeliveryFailureReason } from './errors/chabok-delivery.error
 
 export type { ChabokModuleOptions, IdentityResolver, OverflowPolicy } from './interfaces/chabok-options.interface.js';
 export type {
-  ChabokEventCatalog, EventDataOf,
-  ChabokIdentity, ChabokEndpoint, EventData, EventDataValue, TrackEventInput, TrackPurchaseInput, TrackRevenueInput, WireEvent,
+  ChabokEventCatalog,
+  EventDataOf,
+  ChabokIdentity,
+  ChabokEndpoint,
+  EventData,
+  EventDataValue,
+  TrackEventInput,
+  TrackPurchaseInput,
+  TrackRevenueInput,
+  WireEvent,
 } from './interfaces/chabok-event.interface.js';
 export type { ChabokFailure } from './interfaces/chabok-failure.interface.js';
 export type { ChabokStats } from './interfaces/chabok-stats.interface.js';

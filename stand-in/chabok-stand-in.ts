@@ -4,7 +4,13 @@
  * records every request it receives, and can inject faults (status codes, Retry-After,
  * slow answers, connection resets, outages).
  */
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
 export const STAND_IN_ENDPOINTS = ['track', 'trackPurchase', 'trackRevenue'] as const;
@@ -104,7 +110,11 @@ export class ChabokStandIn {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new Error(`stand-in: condition not met within ${timeoutMs} ms (accepted ${this.acceptedCount} events, ${this.requests.length} requests)`));
+        reject(
+          new Error(
+            `stand-in: condition not met within ${timeoutMs} ms (accepted ${this.acceptedCount} events, ${this.requests.length} requests)`,
+          ),
+        );
       }, timeoutMs);
       const waiter = { check: predicate, resolve: () => (clearTimeout(timer), resolve()) };
       this.waiters.push(waiter);
@@ -172,7 +182,15 @@ export class ChabokStandIn {
     } catch {
       body = undefined;
     }
-    const record: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, raw, body, status: 0, at: Date.now() };
+    const record: RecordedRequest = {
+      method: req.method ?? '',
+      path: req.url ?? '',
+      headers: req.headers,
+      raw,
+      body,
+      status: 0,
+      at: Date.now(),
+    };
     if (this.options.recordRequests) this.requests.push(record);
     const fault = this.fault?.(record, this.requestIndex++);
 
@@ -196,12 +214,17 @@ export class ChabokStandIn {
   private judge(r: RecordedRequest): [number, string] {
     const match = /^\/api\/installations\/(\w+)$/.exec(r.path);
     const endpoint = match?.[1] as StandInEndpoint | undefined;
-    if (r.method !== 'POST' || !endpoint || !STAND_IN_ENDPOINTS.includes(endpoint)) return [404, '{"error":"not found"}'];
+    if (r.method !== 'POST' || !endpoint || !STAND_IN_ENDPOINTS.includes(endpoint))
+      return [404, '{"error":"not found"}'];
     if (r.headers['x-access-token'] !== this.options.accessToken) return [401, '{"error":"invalid access token"}'];
-    if (!String(r.headers['content-type'] ?? '').startsWith('application/json')) return [415, '{"error":"expected application/json"}'];
-    if (r.body === undefined || r.body === null || typeof r.body !== 'object') return [400, '{"error":"body must be a JSON object or array"}'];
+    if (!String(r.headers['content-type'] ?? '').startsWith('application/json'))
+      return [415, '{"error":"expected application/json"}'];
+    if (r.body === undefined || r.body === null || typeof r.body !== 'object')
+      return [400, '{"error":"body must be a JSON object or array"}'];
     const events = Array.isArray(r.body) ? r.body : [r.body];
-    const bad = events.map((e, i) => (invalidReason(endpoint, e) ? { index: i, reason: invalidReason(endpoint, e) } : undefined)).filter(Boolean);
+    const bad = events
+      .map((e, i) => (invalidReason(endpoint, e) ? { index: i, reason: invalidReason(endpoint, e) } : undefined))
+      .filter(Boolean);
     if (bad.length) return [400, JSON.stringify({ error: 'invalid events', invalid: bad })];
     return [200, '{"ok":true}'];
   }
@@ -235,12 +258,18 @@ export class ChabokStandIn {
 function invalidReason(endpoint: StandInEndpoint, e: unknown): string | undefined {
   if (e === null || typeof e !== 'object' || Array.isArray(e)) return 'event must be an object';
   const event = e as Record<string, unknown>;
-  if ((typeof event.userId === 'string') === (typeof event.installationId === 'string')) return 'exactly one of userId or installationId';
-  if (endpoint !== 'trackRevenue' && (typeof event.eventName !== 'string' || event.eventName === '')) return 'eventName is required';
+  if ((typeof event.userId === 'string') === (typeof event.installationId === 'string'))
+    return 'exactly one of userId or installationId';
+  if (endpoint !== 'trackRevenue' && (typeof event.eventName !== 'string' || event.eventName === ''))
+    return 'eventName is required';
   if (endpoint === 'trackRevenue' && 'eventName' in event) return 'trackRevenue takes no eventName';
   if (endpoint !== 'track' && typeof event.revenue !== 'number') return 'revenue is required';
   if (event.eventTime !== undefined && typeof event.eventTime !== 'number') return 'eventTime must be epoch ms';
-  if (event.eventData !== undefined && (typeof event.eventData !== 'object' || event.eventData === null || Array.isArray(event.eventData))) return 'eventData must be an object';
+  if (
+    event.eventData !== undefined &&
+    (typeof event.eventData !== 'object' || event.eventData === null || Array.isArray(event.eventData))
+  )
+    return 'eventData must be an object';
   return undefined;
 }
 

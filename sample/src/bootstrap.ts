@@ -37,12 +37,17 @@ export interface RunningSample {
  */
 export async function bootstrap(options: SampleOptions = {}): Promise<RunningSample> {
   const standIn = chabokTargetInEnv() ? undefined : await startStandIn();
-  const restoreEnv = standIn ? setEnv({ CHABOK_BASE_URL: standIn.baseUrl, CHABOK_ACCESS_TOKEN: standIn.accessToken }) : () => undefined;
+  const restoreEnv = standIn
+    ? setEnv({ CHABOK_BASE_URL: standIn.baseUrl, CHABOK_ACCESS_TOKEN: standIn.accessToken })
+    : () => undefined;
 
   let app: INestApplication | undefined;
   try {
     // abortOnError: false, so a bad setting rejects here (and the stand-in is closed) instead of exiting.
-    app = await NestFactory.create(AppModule, { abortOnError: false, ...(options.logger ? { logger: options.logger } : {}) });
+    app = await NestFactory.create(AppModule, {
+      abortOnError: false,
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
     app.enableShutdownHooks();
     await app.listen(options.port ?? 3000, options.host ?? '127.0.0.1');
   } catch (error) {
@@ -90,7 +95,9 @@ function setEnv(values: Record<string, string>): () => void {
 function logStartup({ url, mode, chabokBaseUrl }: RunningSample): void {
   const logger = new Logger('Sample');
   if (mode === 'stand-in') {
-    logger.log(`No Chabok in the environment: events go to the local stand-in at ${chabokBaseUrl} and are printed below`);
+    logger.log(
+      `No Chabok in the environment: events go to the local stand-in at ${chabokBaseUrl} and are printed below`,
+    );
     logger.log('(set CHABOK_APP_ID or CHABOK_ENVIRONMENT=sandbox, plus CHABOK_ACCESS_TOKEN, to send them to Chabok)');
   } else {
     logger.log(`Sending events to Chabok at ${chabokBaseUrl}`);

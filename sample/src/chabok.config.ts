@@ -18,5 +18,9 @@ export const chabokConfig = registerAs('chabok', (): ChabokModuleOptions => ({
 
 /** Whether the environment names a Chabok to talk to; without it the sample starts the local stand-in. */
 export function chabokTargetInEnv(): boolean {
-  return env('CHABOK_APP_ID') !== undefined || env('CHABOK_ENVIRONMENT') === 'sandbox' || env('CHABOK_BASE_URL') !== undefined;
+  return (
+    env('CHABOK_APP_ID') !== undefined ||
+    env('CHABOK_ENVIRONMENT') === 'sandbox' ||
+    env('CHABOK_BASE_URL') !== undefined
+  );
 }

@@ -1,4 +1,13 @@
-import { BadRequestException, Body, Controller, HttpCode, Logger, Post, Req, UnauthorizedException } from '@nestjs/common';
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  HttpCode,
+  Logger,
+  Post,
+  Req,
+  UnauthorizedException,
+} from '@nestjs/common';
 import { EventTrackingService } from 'nestjs-chabok';
 import type { AuthenticatedRequest } from './fake-auth.middleware.js';
 
@@ -31,7 +40,13 @@ export class OrdersController {
     // with the next batch, within flushIntervalMs). Not awaiting it is safe too.
     let tracked = false;
     try {
-      await this.tracking.trackPurchase({ userId, eventName: 'checkout', revenue, currency: 'RIAL', eventData: { orderId } });
+      await this.tracking.trackPurchase({
+        userId,
+        eventName: 'checkout',
+        revenue,
+        currency: 'RIAL',
+        eventData: { orderId },
+      });
       tracked = true;
     } catch (error) {
       // The order itself succeeded; a tracking failure must not fail it.

@@ -4,7 +4,11 @@ import { ChabokConfigurationError } from '../errors/chabok-configuration.error.j
 import type { ChabokViolation } from '../errors/chabok.error.js';
 import type { ChabokModuleOptions } from '../interfaces/chabok-options.interface.js';
 import { DEFAULT_OPTIONS, type ResolvedChabokOptions } from './resolved-options.js';
-import { resolveDurableOptions, type DurableDeliveryOptions, type ResolvedDurableOptions } from '../delivery/durable/durable-options.js';
+import {
+  resolveDurableOptions,
+  type DurableDeliveryOptions,
+  type ResolvedDurableOptions,
+} from '../delivery/durable/durable-options.js';
 
 /** A single DNS label: what Chabok app ids are. Anything else could redirect the token. */
 const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
@@ -12,7 +16,15 @@ const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/i;
 
 const KNOWN_KEYS = new Set<string>([
-  'appId', 'environment', 'accessToken', 'baseUrl', 'identity', 'installationIdHeader', 'onError', 'catalog', 'delivery',
+  'appId',
+  'environment',
+  'accessToken',
+  'baseUrl',
+  'identity',
+  'installationIdHeader',
+  'onError',
+  'catalog',
+  'delivery',
   ...Object.keys(DEFAULT_OPTIONS),
 ]);
 
@@ -49,7 +61,10 @@ export function validateOptions(raw: ChabokModuleOptions | undefined): ResolvedC
   if (raw === null || typeof raw !== 'object') {
     throw new ChabokConfigurationError([{ path: 'options', reason: 'must be an object' }]);
   }
-  const o = { ...DEFAULT_OPTIONS, ...stripUndefined(raw) } as Required<Pick<ChabokModuleOptions, keyof typeof DEFAULT_OPTIONS>> & ChabokModuleOptions;
+  const o = { ...DEFAULT_OPTIONS, ...stripUndefined(raw) } as Required<
+    Pick<ChabokModuleOptions, keyof typeof DEFAULT_OPTIONS>
+  > &
+    ChabokModuleOptions;
 
   for (const key of Object.keys(raw)) {
     if (!KNOWN_KEYS.has(key)) bad(key, 'is not a ChabokModule option');
@@ -65,7 +80,10 @@ export function validateOptions(raw: ChabokModuleOptions | undefined): ResolvedC
     bad('environment', "must be 'production' or 'sandbox'");
   }
   if (o.appId !== undefined && (typeof o.appId !== 'string' || !DNS_LABEL.test(o.appId))) {
-    bad('appId', "must be a single DNS label (letters, digits and '-', at most 63), without dots, slashes, '@' or spaces");
+    bad(
+      'appId',
+      "must be a single DNS label (letters, digits and '-', at most 63), without dots, slashes, '@' or spaces",
+    );
   }
   if (o.baseUrl !== undefined) {
     const url = typeof o.baseUrl === 'string' ? safeUrl(o.baseUrl) : undefined;
@@ -100,23 +118,31 @@ export function validateOptions(raw: ChabokModuleOptions | undefined): ResolvedC
   }
   if (o.maxBatchBytes > o.maxQueueBytes) bad('maxBatchBytes', 'must not exceed maxQueueBytes');
   if (o.retryBaseDelayMs > o.retryMaxDelayMs) bad('retryBaseDelayMs', 'must not exceed retryMaxDelayMs');
-  if (o.overflow !== 'drop-newest' && o.overflow !== 'drop-oldest') bad('overflow', "must be 'drop-newest' or 'drop-oldest'");
+  if (o.overflow !== 'drop-newest' && o.overflow !== 'drop-oldest')
+    bad('overflow', "must be 'drop-newest' or 'drop-oldest'");
   if (o.identity !== undefined && typeof o.identity !== 'function') bad('identity', 'must be a function');
   if (o.onError !== undefined && typeof o.onError !== 'function') bad('onError', 'must be a function');
   if (!['warn', 'reject', 'off'].includes(o.keyTypeGuard)) bad('keyTypeGuard', "must be 'warn', 'reject' or 'off'");
   if (o.catalog !== undefined) {
-    if (o.catalog === null || typeof o.catalog !== 'object') bad('catalog', 'must be an object of event name to DTO class');
-    else for (const [name, cls] of Object.entries(o.catalog)) if (typeof cls !== 'function') bad(`catalog.${name}`, 'must be a class');
+    if (o.catalog === null || typeof o.catalog !== 'object')
+      bad('catalog', 'must be an object of event name to DTO class');
+    else
+      for (const [name, cls] of Object.entries(o.catalog))
+        if (typeof cls !== 'function') bad(`catalog.${name}`, 'must be a class');
   }
   const header = o.installationIdHeader ?? DEFAULT_INSTALLATION_ID_HEADER;
-  if (typeof header !== 'string' || !HEADER_NAME.test(header)) bad('installationIdHeader', 'must be a valid HTTP header name');
+  if (typeof header !== 'string' || !HEADER_NAME.test(header))
+    bad('installationIdHeader', 'must be a valid HTTP header name');
 
   let durable: ResolvedDurableOptions | undefined;
   const delivery = o.delivery as { mode?: unknown } | undefined;
   if (delivery !== undefined) {
-    if (delivery === null || typeof delivery !== 'object') bad('delivery', "must be { mode: 'memory' } or { mode: 'durable', ... }");
-    else if (delivery.mode === 'durable') durable = resolveDurableOptions(delivery as DurableDeliveryOptions, violations);
-    else if (delivery.mode !== 'memory' || Object.keys(delivery).length > 1) bad('delivery.mode', "must be 'memory' or 'durable'");
+    if (delivery === null || typeof delivery !== 'object')
+      bad('delivery', "must be { mode: 'memory' } or { mode: 'durable', ... }");
+    else if (delivery.mode === 'durable')
+      durable = resolveDurableOptions(delivery as DurableDeliveryOptions, violations);
+    else if (delivery.mode !== 'memory' || Object.keys(delivery).length > 1)
+      bad('delivery.mode', "must be 'memory' or 'durable'");
   }
 
   if (violations.length > 0) throw new ChabokConfigurationError(violations);

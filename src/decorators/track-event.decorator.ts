@@ -48,5 +48,9 @@ export function TrackEvent<TResult = any>(nameOrOptions?: string | TrackEventOpt
   const options: TrackEventOptions<TResult> =
     typeof nameOrOptions === 'string' ? { name: nameOrOptions } : { ...(nameOrOptions ?? {}) };
   return (target, propertyKey, descriptor) =>
-    SetMetadata(TRACK_EVENT_METADATA, { ...options, name: options.name ?? String(propertyKey) })(target, propertyKey, descriptor);
+    SetMetadata(TRACK_EVENT_METADATA, { ...options, name: options.name ?? String(propertyKey) })(
+      target,
+      propertyKey,
+      descriptor,
+    );
 }

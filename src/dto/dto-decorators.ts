@@ -56,7 +56,9 @@ export function IsJsonSafeEventData(options?: ValidationOptions): PropertyDecora
       validator: {
         validate: (v: unknown) => inspectEventData(v).length === 0,
         defaultMessage: (args?: ValidationArguments) =>
-          inspectEventData(args?.value, args?.property).map((x) => `${x.path}: ${x.reason}`).join('; '),
+          inspectEventData(args?.value, args?.property)
+            .map((x) => `${x.path}: ${x.reason}`)
+            .join('; '),
       },
     });
 }

@@ -9,7 +9,8 @@ import { ChabokError } from './chabok.error.js';
  * - `shutdown`: the app shut down before it could be delivered within `shutdownTimeoutMs`.
  * - `unavailable`: durable mode only: Redis could not take the event (`onRedisDown: 'reject'`).
  */
-export type ChabokDeliveryFailureReason = 'rejected' | 'unauthorized' | 'expired' | 'dropped' | 'shutdown' | 'unavailable';
+export type ChabokDeliveryFailureReason =
+  'rejected' | 'unauthorized' | 'expired' | 'dropped' | 'shutdown' | 'unavailable';
 
 /**
  * The promise returned by `track()` rejects with this when the event was accepted but

@@ -34,7 +34,10 @@ export class ChabokHealthIndicator {
     private readonly tracking: EventTrackingService,
   ) {}
 
-  isHealthy<const Key extends string = 'chabok'>(key: Key = 'chabok' as Key, thresholds: ChabokHealthThresholds = {}): HealthIndicatorResult<Key> {
+  isHealthy<const Key extends string = 'chabok'>(
+    key: Key = 'chabok' as Key,
+    thresholds: ChabokHealthThresholds = {},
+  ): HealthIndicatorResult<Key> {
     // `??`, not a spread: `{ maxQueued: undefined }` (an unset config value) keeps the default instead of disabling the check.
     const limits = {
       maxQueued: thresholds.maxQueued ?? DEFAULT_THRESHOLDS.maxQueued,
@@ -53,8 +56,10 @@ export class ChabokHealthIndicator {
       dropped: stats.dropped,
     };
     const session = this.health.check(key);
-    if (stats.queued > limits.maxQueued) return session.down({ ...data, reason: `more than ${limits.maxQueued} events queued` });
-    if (oldestQueuedAgeMs > limits.maxQueueAgeMs) return session.down({ ...data, reason: `oldest queued event is older than ${limits.maxQueueAgeMs} ms` });
+    if (stats.queued > limits.maxQueued)
+      return session.down({ ...data, reason: `more than ${limits.maxQueued} events queued` });
+    if (oldestQueuedAgeMs > limits.maxQueueAgeMs)
+      return session.down({ ...data, reason: `oldest queued event is older than ${limits.maxQueueAgeMs} ms` });
     return session.up(data);
   }
 }

@@ -1,4 +1,11 @@
-import { Inject, Injectable, Logger, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type CallHandler,
+  type ExecutionContext,
+  type NestInterceptor,
+} from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { tap, type Observable } from 'rxjs';
 import { CHABOK_LOGGER_CONTEXT, CHABOK_OPTIONS, TRACK_EVENT_METADATA } from '../chabok.constants.js';
@@ -75,9 +82,16 @@ export class TrackEventInterceptor implements NestInterceptor {
     return meta.when === undefined || Boolean(resolve(meta.when, context, args, result));
   }
 
-  protected resolveIdentity(meta: TrackEventOptions, context: ExecutionContext, args: unknown[], result: unknown): ChabokIdentity | undefined {
+  protected resolveIdentity(
+    meta: TrackEventOptions,
+    context: ExecutionContext,
+    args: unknown[],
+    result: unknown,
+  ): ChabokIdentity | undefined {
     if (meta.identity !== undefined) return resolve(meta.identity, context, args, result);
-    return this.options.identity ? this.options.identity(context) : defaultIdentity(context, this.options.installationIdHeader);
+    return this.options.identity
+      ? this.options.identity(context)
+      : defaultIdentity(context, this.options.installationIdHeader);
   }
 
   /** Reads the decorator's metadata once per handler, not once per request. */
@@ -92,5 +106,7 @@ export class TrackEventInterceptor implements NestInterceptor {
 }
 
 function resolve<T>(option: ValueOrFactory<T>, context: ExecutionContext, args: unknown[], result: unknown): T {
-  return typeof option === 'function' ? (option as (c: ExecutionContext, a: unknown[], r: unknown) => T)(context, args, result) : option;
+  return typeof option === 'function'
+    ? (option as (c: ExecutionContext, a: unknown[], r: unknown) => T)(context, args, result)
+    : option;
 }

@@ -7,18 +7,11 @@
  * const who: ChabokIdentity = { userId: '42' };
  */
 export type ChabokIdentity =
-  | { userId: string | number; installationId?: never }
-  | { installationId: string; userId?: never };
+  { userId: string | number; installationId?: never } | { installationId: string; userId?: never };
 
 /** JSON values Chabok accepts inside `eventData` (Dates are turned into ISO-8601 UTC strings). */
 export type EventDataValue =
-  | string
-  | number
-  | boolean
-  | null
-  | Date
-  | readonly EventDataValue[]
-  | { readonly [key: string]: EventDataValue };
+  string | number | boolean | null | Date | readonly EventDataValue[] | { readonly [key: string]: EventDataValue };
 
 /** The properties of an event. */
 export type EventData = { readonly [key: string]: EventDataValue };
@@ -36,7 +29,9 @@ export type EventData = { readonly [key: string]: EventDataValue };
 export interface ChabokEventCatalog {}
 
 /** The eventData type of an event name: its catalogue entry, or any JSON-safe object. */
-export type EventDataOf<Name extends string> = Name extends keyof ChabokEventCatalog ? ChabokEventCatalog[Name] : EventData;
+export type EventDataOf<Name extends string> = Name extends keyof ChabokEventCatalog
+  ? ChabokEventCatalog[Name]
+  : EventData;
 
 /** Fields every tracked event may carry besides its identity. */
 interface EventFields<Data = EventData> {
@@ -52,7 +47,8 @@ interface EventFields<Data = EventData> {
  * @example
  * tracking.track({ userId: '42', eventName: 'addToCart', eventData: { productId: 12345 } });
  */
-export type TrackEventInput<Name extends string = string> = ChabokIdentity & EventFields<EventDataOf<Name>> & { eventName: Name };
+export type TrackEventInput<Name extends string = string> = ChabokIdentity &
+  EventFields<EventDataOf<Name>> & { eventName: Name };
 
 /**
  * An event for `POST /installations/trackPurchase`: a named event with a revenue.
@@ -60,7 +56,10 @@ export type TrackEventInput<Name extends string = string> = ChabokIdentity & Eve
  * @example
  * tracking.trackPurchase({ userId: '42', eventName: 'checkout', revenue: 120000, currency: 'RIAL' });
  */
-export type TrackPurchaseInput<Name extends string = string> = TrackEventInput<Name> & { revenue: number; currency?: string };
+export type TrackPurchaseInput<Name extends string = string> = TrackEventInput<Name> & {
+  revenue: number;
+  currency?: string;
+};
 
 /**
  * A revenue event for `POST /installations/trackRevenue` (Chabok names it `Purchase`).

@@ -65,7 +65,8 @@ export class ChabokRecorder implements EventDelivery {
   /** Fails if an event with this name was recorded (after letting pending interceptor work run). */
   async expectNotTracked(eventName: string, match?: EventMatcher): Promise<void> {
     await this.settle();
-    if (this.find(eventName, match).length > 0) throw new Error(`Expected no Chabok event "${eventName}", but ${this.describe()}`);
+    if (this.find(eventName, match).length > 0)
+      throw new Error(`Expected no Chabok event "${eventName}", but ${this.describe()}`);
   }
 
   /** Resolves when `predicate` holds, rejects after `timeoutMs`. */
@@ -98,8 +99,19 @@ export class ChabokRecorder implements EventDelivery {
   stats(): ChabokStats {
     const n = this.recorded.length;
     return {
-      accepted: n, delivered: n, retried: 0, failed: 0, dropped: 0, queued: 0, queuedBytes: 0, inFlight: 0,
-      batchesSent: 0, paused: false, lastDeliveryAt: null, oldestQueuedAt: null, lastError: null,
+      accepted: n,
+      delivered: n,
+      retried: 0,
+      failed: 0,
+      dropped: 0,
+      queued: 0,
+      queuedBytes: 0,
+      inFlight: 0,
+      batchesSent: 0,
+      paused: false,
+      lastDeliveryAt: null,
+      oldestQueuedAt: null,
+      lastError: null,
     };
   }
 
@@ -121,7 +133,9 @@ function isSubset(expected: unknown, actual: unknown): boolean {
   if (expected === actual) return true;
   if (typeof expected !== 'object' || expected === null || typeof actual !== 'object' || actual === null) return false;
   if (Array.isArray(expected)) {
-    return Array.isArray(actual) && expected.length === actual.length && expected.every((v, i) => isSubset(v, actual[i]));
+    return (
+      Array.isArray(actual) && expected.length === actual.length && expected.every((v, i) => isSubset(v, actual[i]))
+    );
   }
   return Object.entries(expected).every(([k, v]) => isSubset(v, (actual as Record<string, unknown>)[k]));
 }

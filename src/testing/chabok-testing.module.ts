@@ -25,7 +25,9 @@ const OFFLINE = { baseUrl: 'http://127.0.0.1:9/chabok-testing', accessToken: 'ch
  */
 @Module({})
 export class ChabokTestingModule {
-  static forRoot(options: Omit<ChabokModuleOptions, 'appId' | 'environment' | 'baseUrl' | 'accessToken'> = {}): DynamicModule {
+  static forRoot(
+    options: Omit<ChabokModuleOptions, 'appId' | 'environment' | 'baseUrl' | 'accessToken'> = {},
+  ): DynamicModule {
     return {
       module: ChabokTestingModule,
       global: true,
@@ -69,7 +71,9 @@ export function overrideChabok(builder: TestingModuleBuilder): TestingModuleBuil
 export function getChabokRecorder(app: { get(token: string, options: { strict: false }): unknown }): ChabokRecorder {
   const delivery = app.get(CHABOK_DELIVERY, { strict: false });
   if (!(delivery instanceof ChabokRecorder)) {
-    throw new Error('This app delivers to Chabok for real: build it with overrideChabok(...) or ChabokTestingModule.forRoot()');
+    throw new Error(
+      'This app delivers to Chabok for real: build it with overrideChabok(...) or ChabokTestingModule.forRoot()',
+    );
   }
   return delivery;
 }

@@ -37,7 +37,12 @@ const VALIDATOR_OPTIONS = {
  * move it. With `dataType` (a catalogue entry), eventData is also validated against that
  * class. Throws {@link ChabokValidationError} listing every violation.
  */
-export function buildWireEvent(endpoint: ChabokEndpoint, input: unknown, capturedAt: number, dataType?: Type<object>): WireEvent {
+export function buildWireEvent(
+  endpoint: ChabokEndpoint,
+  input: unknown,
+  capturedAt: number,
+  dataType?: Type<object>,
+): WireEvent {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new ChabokValidationError([{ path: '(event)', reason: 'must be an object' }]);
   }
@@ -47,7 +52,8 @@ export function buildWireEvent(endpoint: ChabokEndpoint, input: unknown, capture
   if (dto.eventData !== undefined) dto.eventData = normalizeEventData(dto.eventData);
   const violations = toViolations(validateSync(dto, VALIDATOR_OPTIONS));
   for (const field of NOT_NULLABLE) {
-    if (dto[field] === null && !violations.some((v) => v.path === field)) violations.push({ path: field, reason: 'must not be null (leave it out instead)' });
+    if (dto[field] === null && !violations.some((v) => v.path === field))
+      violations.push({ path: field, reason: 'must not be null (leave it out instead)' });
   }
   // Only on otherwise sound eventData: class-transformer would recurse forever on a cycle.
   if (dataType && !violations.some((v) => v.path.startsWith('eventData'))) {
@@ -68,7 +74,8 @@ export function buildWireEvent(endpoint: ChabokEndpoint, input: unknown, capture
  * (so nested @ValidateNested/@Type work); the JSON-safety rules still run on the original.
  */
 function validateCatalogData(dataType: Type<object>, eventData: unknown): ChabokViolation[] {
-  if (eventData !== undefined && (eventData === null || typeof eventData !== 'object' || Array.isArray(eventData))) return [];
+  if (eventData !== undefined && (eventData === null || typeof eventData !== 'object' || Array.isArray(eventData)))
+    return [];
   const instance = plainToInstance(dataType, eventData ?? {});
   return toViolations(validateSync(instance, VALIDATOR_OPTIONS), 'eventData.');
 }
@@ -80,7 +87,11 @@ function toViolations(errors: ValidationError[], prefix = ''): ChabokViolation[]
     for (const [name, message] of Object.entries(error.constraints ?? {})) {
       if (name === 'whitelistValidation') out.push({ path, reason: 'is not a known field' });
       else if (name === 'isJsonSafeEventData') out.push(...inspectEventData(error.value, path));
-      else out.push({ path, reason: message.startsWith(`${error.property} `) ? message.slice(error.property.length + 1) : message });
+      else
+        out.push({
+          path,
+          reason: message.startsWith(`${error.property} `) ? message.slice(error.property.length + 1) : message,
+        });
     }
     if (error.children?.length) out.push(...toViolations(error.children, `${path}.`));
   }

@@ -47,7 +47,8 @@ export function normalizeEventData(value: unknown): unknown {
     else if (isPlainObject(v)) {
       const copy: Record<string, unknown> = {};
       // defineProperty, not assignment: a "__proto__" key (e.g. from JSON.parse) must stay a key.
-      for (const key of Object.keys(v)) Object.defineProperty(copy, key, { value: walk(v[key]), enumerable: true, writable: true, configurable: true });
+      for (const key of Object.keys(v))
+        Object.defineProperty(copy, key, { value: walk(v[key]), enumerable: true, writable: true, configurable: true });
       out = copy;
     }
     seen.delete(v);
@@ -99,7 +100,10 @@ export function inspectEventData(value: unknown, path = 'eventData'): ChabokViol
       return;
     }
     if (!Array.isArray(v) && !isPlainObject(v)) {
-      violations.push({ path: at, reason: `is ${describe(v)}; only plain objects, arrays, strings, numbers, booleans, null and Dates are allowed` });
+      violations.push({
+        path: at,
+        reason: `is ${describe(v)}; only plain objects, arrays, strings, numbers, booleans, null and Dates are allowed`,
+      });
       return;
     }
     ancestors.add(v);
@@ -107,9 +111,17 @@ export function inspectEventData(value: unknown, path = 'eventData'): ChabokViol
       for (let i = 0; i < v.length; i++) walk(v[i], `${at}[${i}]`, depth + 1);
     } else {
       const keys = Object.keys(v);
-      if (keys.length > EVENT_DATA_LIMITS.maxKeys) violations.push({ path: at, reason: `has ${keys.length} keys; at most ${EVENT_DATA_LIMITS.maxKeys} are allowed` });
+      if (keys.length > EVENT_DATA_LIMITS.maxKeys)
+        violations.push({
+          path: at,
+          reason: `has ${keys.length} keys; at most ${EVENT_DATA_LIMITS.maxKeys} are allowed`,
+        });
       for (const key of keys) {
-        if (key.length > EVENT_DATA_LIMITS.maxKeyLength) violations.push({ path: `${at}.${key.slice(0, 32)}…`, reason: `key is longer than ${EVENT_DATA_LIMITS.maxKeyLength} characters` });
+        if (key.length > EVENT_DATA_LIMITS.maxKeyLength)
+          violations.push({
+            path: `${at}.${key.slice(0, 32)}…`,
+            reason: `key is longer than ${EVENT_DATA_LIMITS.maxKeyLength} characters`,
+          });
         walk(v[key], `${at}.${key}`, depth + 1);
       }
     }
@@ -118,7 +130,8 @@ export function inspectEventData(value: unknown, path = 'eventData'): ChabokViol
   walk(value, path, 0);
   if (violations.length === 0) {
     const bytes = Buffer.byteLength(JSON.stringify(value));
-    if (bytes > EVENT_DATA_LIMITS.maxBytes) violations.push({ path, reason: `is ${bytes} bytes as JSON; at most ${EVENT_DATA_LIMITS.maxBytes} are allowed` });
+    if (bytes > EVENT_DATA_LIMITS.maxBytes)
+      violations.push({ path, reason: `is ${bytes} bytes as JSON; at most ${EVENT_DATA_LIMITS.maxBytes} are allowed` });
   }
   return violations;
 }

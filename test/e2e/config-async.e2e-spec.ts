@@ -48,8 +48,13 @@ import { ConfigModule, ConfigService, registerAs, type ConfigType } from '@nestj
 import { Test, type TestingModule } from '@nestjs/testing';
 import { ChabokStandIn } from '../../stand-in/chabok-stand-in.js';
 import {
-  CHABOK_OPTIONS, ChabokConfigurationError, ChabokModule, EventTrackingService,
-  type ChabokModuleOptions, type ChabokOptionsFactory, type ResolvedChabokOptions,
+  CHABOK_OPTIONS,
+  ChabokConfigurationError,
+  ChabokModule,
+  EventTrackingService,
+  type ChabokModuleOptions,
+  type ChabokOptionsFactory,
+  type ResolvedChabokOptions,
 } from '../../src/index.js';
 
 // --- the user's configuration, exactly as in the recipe above ---------------------------
@@ -103,7 +108,14 @@ class CartModule {}
 // --- test plumbing ----------------------------------------------------------------------
 
 const TOKEN = 'SECRET-TOKEN-123';
-const ENV_NAMES = ['CHABOK_APP_ID', 'CHABOK_ACCESS_TOKEN', 'CHABOK_ENVIRONMENT', 'CHABOK_BASE_URL', 'CHABOK_TIMEOUT_MS', 'CHABOK_ENABLED'] as const;
+const ENV_NAMES = [
+  'CHABOK_APP_ID',
+  'CHABOK_ACCESS_TOKEN',
+  'CHABOK_ENVIRONMENT',
+  'CHABOK_BASE_URL',
+  'CHABOK_TIMEOUT_MS',
+  'CHABOK_ENABLED',
+] as const;
 
 let standIn: ChabokStandIn;
 let moduleRef: TestingModule | undefined;
@@ -135,8 +147,12 @@ afterAll(async () => {
   await standIn.close();
 });
 
-async function boot(...imports: NonNullable<Parameters<typeof Test.createTestingModule>[0]['imports']>): Promise<TestingModule> {
-  moduleRef = await Test.createTestingModule({ imports: [ConfigModule.forRoot({ ignoreEnvFile: true }), ...imports] }).compile();
+async function boot(
+  ...imports: NonNullable<Parameters<typeof Test.createTestingModule>[0]['imports']>
+): Promise<TestingModule> {
+  moduleRef = await Test.createTestingModule({
+    imports: [ConfigModule.forRoot({ ignoreEnvFile: true }), ...imports],
+  }).compile();
   return moduleRef;
 }
 
@@ -148,7 +164,9 @@ async function trackAndDeliver(tracking: EventTrackingService, userId: string): 
 }
 
 function expectDelivered(userId: string): void {
-  expect(standIn.events()).toEqual([expect.objectContaining({ userId, eventName: 'addToCart', eventData: { productId: 7 } })]);
+  expect(standIn.events()).toEqual([
+    expect.objectContaining({ userId, eventName: 'addToCart', eventData: { productId: 7 } }),
+  ]);
   expect(standIn.requests.map((r) => r.headers['x-access-token'])).toEqual([TOKEN]);
 }
 
@@ -176,7 +194,10 @@ describe('forRootAsync', () => {
   });
 
   it('useExisting: reuses the factory another module already provides, and delivers events', async () => {
-    const app = await boot(ChabokConfigModule, ChabokModule.forRootAsync({ imports: [ChabokConfigModule], useExisting: ChabokConfigService }));
+    const app = await boot(
+      ChabokConfigModule,
+      ChabokModule.forRootAsync({ imports: [ChabokConfigModule], useExisting: ChabokConfigService }),
+    );
 
     expect(app.get(ChabokConfigService).calls).toBe(1); // the existing instance made the options
     await trackAndDeliver(app.get(EventTrackingService), 'existing-user');

@@ -57,7 +57,10 @@ class ShopResolver {
       cartId: line.cartId,
     }),
   })
-  async addToCart(@Args('sku') sku: string, @Args('quantity', { type: () => Int }) quantity: number): Promise<CartLine> {
+  async addToCart(
+    @Args('sku') sku: string,
+    @Args('quantity', { type: () => Int }) quantity: number,
+  ): Promise<CartLine> {
     await Promise.resolve(); // e.g. a database write
     return { cartId: 'cart-1', sku, quantity };
   }
@@ -81,11 +84,17 @@ class ShopResolver {
 class FakeAuthModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
     consumer
-      .apply((req: { headers: Record<string, unknown>; user?: { id: string | number } }, _res: unknown, next: () => void) => {
-        const user = req.headers['x-test-user'];
-        if (typeof user === 'string') req.user = { id: /^\d+$/.test(user) ? Number(user) : user };
-        next();
-      })
+      .apply(
+        (
+          req: { headers: Record<string, unknown>; user?: { id: string | number } },
+          _res: unknown,
+          next: () => void,
+        ) => {
+          const user = req.headers['x-test-user'];
+          if (typeof user === 'string') req.user = { id: /^\d+$/.test(user) ? Number(user) : user };
+          next();
+        },
+      )
       .forRoutes('graphql');
   }
 }
@@ -126,7 +135,11 @@ afterAll(async () => {
 });
 
 /** A GraphQL operation over HTTP, as a browser or mobile client sends it. */
-function graphql(query: string, variables: Record<string, unknown> = {}, headers: Record<string, string> = {}): request.Test {
+function graphql(
+  query: string,
+  variables: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+): request.Test {
   return request(url).post('/graphql').set(headers).send({ query, variables });
 }
 
@@ -146,11 +159,15 @@ async function eventNamesUpToMarker(): Promise<string[]> {
   await graphql('{ marker }').expect(200, { data: { marker: 'marked' } });
   await standIn.waitFor(() => standIn.events().some((e) => e.eventName === 'marker'));
   await tracking.flush();
-  return standIn.events().map((e) => String(e.eventName)).sort();
+  return standIn
+    .events()
+    .map((e) => String(e.eventName))
+    .sort();
 }
 
 const PRODUCT = 'query Product($id: ID!) { product(id: $id) { id name price } }';
-const ADD_TO_CART = 'mutation Add($sku: String!, $quantity: Int!) { addToCart(sku: $sku, quantity: $quantity) { cartId sku quantity } }';
+const ADD_TO_CART =
+  'mutation Add($sku: String!, $quantity: Int!) { addToCart(sku: $sku, quantity: $quantity) { cartId sku quantity } }';
 
 describe('@TrackEvent() on GraphQL resolvers (Apollo, Express)', () => {
   describe('a query', () => {
@@ -158,40 +175,67 @@ describe('@TrackEvent() on GraphQL resolvers (Apollo, Express)', () => {
       const { body, event } = await eventOf(graphql(PRODUCT, { id: '7' }, { [INSTALLATION_HEADER]: 'device-1' }));
 
       expect(body).toEqual({ data: { product: { id: '7', name: 'milk', price: 990 } } });
-      expect(event).toEqual({ installationId: 'device-1', eventName: 'productViewed', eventTime: expect.any(Number), eventData: { productId: '7', price: 990 } });
+      expect(event).toEqual({
+        installationId: 'device-1',
+        eventName: 'productViewed',
+        eventTime: expect.any(Number),
+        eventData: { productId: '7', price: 990 },
+      });
     });
 
     it('a user set by middleware on context.req becomes userId (as a string) and wins over the installation header', async () => {
-      const { event } = await eventOf(graphql(PRODUCT, { id: '7' }, { 'x-test-user': '42', [INSTALLATION_HEADER]: 'device-1' }));
+      const { event } = await eventOf(
+        graphql(PRODUCT, { id: '7' }, { 'x-test-user': '42', [INSTALLATION_HEADER]: 'device-1' }),
+      );
 
       expect(event).toMatchObject({ userId: '42', eventName: 'productViewed' });
       expect(event).not.toHaveProperty('installationId');
     });
 
     it('two tracked fields in one operation: one event per field', async () => {
-      const res = await graphql('{ a: product(id: "1") { name } b: product(id: "2") { price } }', {}, { 'x-test-user': 'ali' })
-        .expect(200, { data: { a: { name: 'milk' }, b: { price: 990 } } });
+      const res = await graphql(
+        '{ a: product(id: "1") { name } b: product(id: "2") { price } }',
+        {},
+        { 'x-test-user': 'ali' },
+      ).expect(200, { data: { a: { name: 'milk' }, b: { price: 990 } } });
 
       expect(res.body.errors).toBeUndefined();
       await standIn.waitForEvents(2);
       await tracking.flush();
-      expect(standIn.events().map((e) => [e.userId, (e.eventData as { productId: string }).productId]).sort()).toEqual([['ali', '1'], ['ali', '2']]);
+      expect(
+        standIn
+          .events()
+          .map((e) => [e.userId, (e.eventData as { productId: string }).productId])
+          .sort(),
+      ).toEqual([
+        ['ali', '1'],
+        ['ali', '2'],
+      ]);
     });
 
     it('no user and no installation header: nothing is sent, the response is fine', async () => {
       await graphql(PRODUCT, { id: '7' }).expect(200, { data: { product: { id: '7', name: 'milk', price: 990 } } });
 
       expect(await eventNamesUpToMarker()).toEqual(['marker']);
-      expect(nestLogs.withContext('Chabok')).toEqual([{ level: 'debug', context: 'Chabok', message: 'No identity for "productViewed"; event skipped' }]);
+      expect(nestLogs.withContext('Chabok')).toEqual([
+        { level: 'debug', context: 'Chabok', message: 'No identity for "productViewed"; event skipped' },
+      ]);
     });
   });
 
   describe('a mutation', () => {
     it('an async resolver: the response is unchanged and the event carries the mutation arguments and the result', async () => {
-      const { body, event } = await eventOf(graphql(ADD_TO_CART, { sku: 'milk-1l', quantity: 2 }, { 'x-test-user': '42' }));
+      const { body, event } = await eventOf(
+        graphql(ADD_TO_CART, { sku: 'milk-1l', quantity: 2 }, { 'x-test-user': '42' }),
+      );
 
       expect(body).toEqual({ data: { addToCart: { cartId: 'cart-1', sku: 'milk-1l', quantity: 2 } } });
-      expect(event).toEqual({ userId: '42', eventName: 'addToCart', eventTime: expect.any(Number), eventData: { sku: 'milk-1l', quantity: 2, cartId: 'cart-1' } });
+      expect(event).toEqual({
+        userId: '42',
+        eventName: 'addToCart',
+        eventTime: expect.any(Number),
+        eventData: { sku: 'milk-1l', quantity: 2, cartId: 'cart-1' },
+      });
     });
 
     it('a resolver that throws: the client gets the GraphQL error, no event is tracked', async () => {
@@ -199,7 +243,13 @@ describe('@TrackEvent() on GraphQL resolvers (Apollo, Express)', () => {
 
       expect(res.body).toEqual({
         data: null,
-        errors: [expect.objectContaining({ message: 'cart is empty', path: ['checkout'], extensions: expect.objectContaining({ code: 'EMPTY_CART' }) })],
+        errors: [
+          expect.objectContaining({
+            message: 'cart is empty',
+            path: ['checkout'],
+            extensions: expect.objectContaining({ code: 'EMPTY_CART' }),
+          }),
+        ],
       });
       expect(await eventNamesUpToMarker()).toEqual(['marker']);
       expect(nestLogs.text()).not.toContain(standIn.accessToken);

@@ -69,7 +69,12 @@ async function boot(options: Partial<ChabokModuleOptions> = {}, thresholds: Chab
   const moduleRef = await Test.createTestingModule({
     imports: [
       ChabokModule.forRoot({
-        baseUrl: standIn.baseUrl, accessToken: TOKEN, flushIntervalMs: 5, retryBaseDelayMs: 10, retryMaxDelayMs: 50, shutdownTimeoutMs: 100,
+        baseUrl: standIn.baseUrl,
+        accessToken: TOKEN,
+        flushIntervalMs: 5,
+        retryBaseDelayMs: 10,
+        retryMaxDelayMs: 50,
+        shutdownTimeoutMs: 100,
         ...options,
         isGlobal: true,
       }),
@@ -99,7 +104,14 @@ describe('GET /health with ChabokHealthIndicator', () => {
 
     const fresh = await request(url).get('/health').expect(200);
     expect(fresh.body.info.chabok).toEqual({
-      status: 'up', queued: 0, inFlight: 0, oldestQueuedAgeMs: 0, lastDeliveryAt: null, paused: false, failed: 0, dropped: 0,
+      status: 'up',
+      queued: 0,
+      inFlight: 0,
+      oldestQueuedAgeMs: 0,
+      lastDeliveryAt: null,
+      paused: false,
+      failed: 0,
+      dropped: 0,
     });
 
     const before = Date.now();
@@ -107,7 +119,16 @@ describe('GET /health with ChabokHealthIndicator', () => {
     const after = Date.now();
 
     const res = await request(url).get('/health').expect(200);
-    const chabok = { status: 'up', queued: 0, inFlight: 0, oldestQueuedAgeMs: 0, lastDeliveryAt: expect.any(String), paused: false, failed: 0, dropped: 0 };
+    const chabok = {
+      status: 'up',
+      queued: 0,
+      inFlight: 0,
+      oldestQueuedAgeMs: 0,
+      lastDeliveryAt: expect.any(String),
+      paused: false,
+      failed: 0,
+      dropped: 0,
+    };
     expect(res.body).toEqual({ status: 'ok', info: { chabok }, error: {}, details: { chabok } });
     const lastDeliveryAt = Date.parse(res.body.info.chabok.lastDeliveryAt);
     expect(lastDeliveryAt).toBeGreaterThanOrEqual(before);
@@ -120,14 +141,25 @@ describe('GET /health with ChabokHealthIndicator', () => {
     const { url, tracking } = await boot({ maxBatchSize: 2, maxConcurrentRequests: 1 }, { maxQueued: 5 });
     await standIn.goDown();
 
-    const tracked = Array.from({ length: 10 }, (_, i) => tracking.track({ userId: `user-${i}`, eventName: 'addToCart' }));
+    const tracked = Array.from({ length: 10 }, (_, i) =>
+      tracking.track({ userId: `user-${i}`, eventName: 'addToCart' }),
+    );
     await waitUntil(() => tracking.stats().paused);
 
     const res = await request(url).get('/health').expect(503);
     expect(res.body).toMatchObject({
       status: 'error',
       info: {},
-      error: { chabok: { status: 'down', reason: 'more than 5 events queued', paused: true, lastDeliveryAt: null, failed: 0, dropped: 0 } },
+      error: {
+        chabok: {
+          status: 'down',
+          reason: 'more than 5 events queued',
+          paused: true,
+          lastDeliveryAt: null,
+          failed: 0,
+          dropped: 0,
+        },
+      },
     });
     expect(res.body.error.chabok.queued).toBeGreaterThan(5);
     expect(res.body.details.chabok).toEqual(res.body.error.chabok);
@@ -135,7 +167,12 @@ describe('GET /health with ChabokHealthIndicator', () => {
     await standIn.comeBack();
     await Promise.all(tracked);
     const recovered = await request(url).get('/health').expect(200);
-    expect(recovered.body.info.chabok).toMatchObject({ status: 'up', queued: 0, paused: false, lastDeliveryAt: expect.any(String) });
+    expect(recovered.body.info.chabok).toMatchObject({
+      status: 'up',
+      queued: 0,
+      paused: false,
+      lastDeliveryAt: expect.any(String),
+    });
     expect(standIn.acceptedCount).toBe(10);
   });
 
@@ -151,7 +188,11 @@ describe('GET /health with ChabokHealthIndicator', () => {
     });
 
     const res = await request(url).get('/health').expect(503);
-    expect(res.body.error.chabok).toMatchObject({ status: 'down', reason: 'oldest queued event is older than 50 ms', paused: true });
+    expect(res.body.error.chabok).toMatchObject({
+      status: 'down',
+      reason: 'oldest queued event is older than 50 ms',
+      paused: true,
+    });
     expect(res.body.error.chabok.oldestQueuedAgeMs).toBeGreaterThan(50);
     expect(res.body.error.chabok.queued).toBeGreaterThanOrEqual(2);
   });

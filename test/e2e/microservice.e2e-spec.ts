@@ -9,7 +9,13 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo, Server } from 'node:net';
 import { Controller, type INestMicroservice } from '@nestjs/common';
 import {
-  ClientProxyFactory, EventPattern, MessagePattern, Payload, RpcException, Transport, type ClientProxy,
+  ClientProxyFactory,
+  EventPattern,
+  MessagePattern,
+  Payload,
+  RpcException,
+  Transport,
+  type ClientProxy,
 } from '@nestjs/microservices';
 import { jest } from '@jest/globals';
 import { Test } from '@nestjs/testing';
@@ -20,9 +26,20 @@ import { HARNESS_CHABOK_DEFAULTS, nestLogs } from '../support/app-harness.js';
 
 jest.setTimeout(30_000);
 
-interface AddToCart { userId: string; sku: string; quantity: number }
-interface Cart { cartId: string; items: number }
-interface OrderShipped { userId: string; orderId: string; carrier: string }
+interface AddToCart {
+  userId: string;
+  sku: string;
+  quantity: number;
+}
+interface Cart {
+  cartId: string;
+  items: number;
+}
+interface OrderShipped {
+  userId: string;
+  orderId: string;
+  carrier: string;
+}
 
 /** Who sent the message, read from the message itself (args[0] in RPC). */
 const senderOf = (_context: unknown, [message]: unknown[]) => ({ userId: (message as { userId: string }).userId });
@@ -49,7 +66,10 @@ class CartMessages {
     name: 'orderShipped',
     // The same message, through Nest's RPC context instead of args.
     identity: (context) => ({ userId: context.switchToRpc().getData<OrderShipped>().userId }),
-    data: (context) => ({ orderId: context.switchToRpc().getData<OrderShipped>().orderId, carrier: context.switchToRpc().getData<OrderShipped>().carrier }),
+    data: (context) => ({
+      orderId: context.switchToRpc().getData<OrderShipped>().orderId,
+      carrier: context.switchToRpc().getData<OrderShipped>().carrier,
+    }),
   })
   async shipped(@Payload() _event: OrderShipped): Promise<void> {
     await Promise.resolve(); // e.g. update a read model
@@ -98,14 +118,21 @@ async function startService(chabok: Partial<ChabokModuleOptions> = {}): Promise<
   let client: ClientProxy | undefined;
   try {
     const moduleRef = await Test.createTestingModule({
-      imports: [ChabokModule.forRoot({ baseUrl: standIn.baseUrl, accessToken: standIn.accessToken, ...HARNESS_CHABOK_DEFAULTS, ...chabok })],
+      imports: [
+        ChabokModule.forRoot({
+          baseUrl: standIn.baseUrl,
+          accessToken: standIn.accessToken,
+          ...HARNESS_CHABOK_DEFAULTS,
+          ...chabok,
+        }),
+      ],
       controllers: [CartMessages],
     })
       .setLogger(nestLogs)
       .compile();
     service = moduleRef.createNestMicroservice({ transport: Transport.TCP, options: { host: '127.0.0.1', port: 0 } });
     await service.listen();
-    const { port } = (service.unwrap<Server>().address() as AddressInfo);
+    const { port } = service.unwrap<Server>().address() as AddressInfo;
     client = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port } });
     await client.connect();
     const started = service;
@@ -115,11 +142,12 @@ async function startService(chabok: Partial<ChabokModuleOptions> = {}): Promise<
       standIn,
       tracking: started.get(EventTrackingService),
       client: connected,
-      close: () => (closed ??= (async () => {
-        await connected.close();
-        await started.close();
-        await standIn.close();
-      })()),
+      close: () =>
+        (closed ??= (async () => {
+          await connected.close();
+          await started.close();
+          await standIn.close();
+        })()),
     };
   } catch (error) {
     await client?.close();
@@ -134,7 +162,10 @@ async function eventNamesUpToMarker(h: ServiceHarness): Promise<string[]> {
   expect(await firstValueFrom(h.client.send('marker', {}))).toBe('marked');
   await h.standIn.waitFor(() => h.standIn.events().some((e) => e.eventName === 'marker'));
   await h.tracking.flush();
-  return h.standIn.events().map((e) => String(e.eventName)).sort();
+  return h.standIn
+    .events()
+    .map((e) => String(e.eventName))
+    .sort();
 }
 
 describe('@TrackEvent() in a TCP microservice', () => {
@@ -151,28 +182,46 @@ describe('@TrackEvent() in a TCP microservice', () => {
     afterAll(() => h?.close());
 
     it('@MessagePattern: the reply is unchanged and the event carries the identity and data from the message and the result', async () => {
-      const reply = await firstValueFrom(h.client.send<Cart, AddToCart>('cart.add', { userId: 'u-42', sku: 'milk-1l', quantity: 2 }));
+      const reply = await firstValueFrom(
+        h.client.send<Cart, AddToCart>('cart.add', { userId: 'u-42', sku: 'milk-1l', quantity: 2 }),
+      );
 
       expect(reply).toEqual({ cartId: 'cart-u-42', items: 2 });
       await h.standIn.waitForEvents(1);
       await h.tracking.flush();
       expect(h.standIn.events()).toEqual([
-        { userId: 'u-42', eventName: 'addToCart', eventTime: expect.any(Number), eventData: { sku: 'milk-1l', quantity: 2, cartId: 'cart-u-42' } },
+        {
+          userId: 'u-42',
+          eventName: 'addToCart',
+          eventTime: expect.any(Number),
+          eventData: { sku: 'milk-1l', quantity: 2, cartId: 'cart-u-42' },
+        },
       ]);
     });
 
     it('@EventPattern: an emitted event is tracked once its async handler resolved, identity and data via ctx.switchToRpc().getData()', async () => {
-      await firstValueFrom(h.client.emit<undefined, OrderShipped>('order.shipped', { userId: 'u-7', orderId: 'o-1', carrier: 'post' }), { defaultValue: undefined });
+      await firstValueFrom(
+        h.client.emit<undefined, OrderShipped>('order.shipped', { userId: 'u-7', orderId: 'o-1', carrier: 'post' }),
+        { defaultValue: undefined },
+      );
 
       await h.standIn.waitForEvents(1);
       await h.tracking.flush();
       expect(h.standIn.events()).toEqual([
-        { userId: 'u-7', eventName: 'orderShipped', eventTime: expect.any(Number), eventData: { orderId: 'o-1', carrier: 'post' } },
+        {
+          userId: 'u-7',
+          eventName: 'orderShipped',
+          eventTime: expect.any(Number),
+          eventData: { orderId: 'o-1', carrier: 'post' },
+        },
       ]);
     });
 
     it('@MessagePattern throwing RpcException: the client gets the error, no event is tracked', async () => {
-      await expect(firstValueFrom(h.client.send('cart.checkout', { userId: 'u-42' }))).rejects.toEqual({ code: 'EMPTY_CART', message: 'cart is empty' });
+      await expect(firstValueFrom(h.client.send('cart.checkout', { userId: 'u-42' }))).rejects.toEqual({
+        code: 'EMPTY_CART',
+        message: 'cart is empty',
+      });
 
       expect(await eventNamesUpToMarker(h)).toEqual(['marker']);
       expect(nestLogs.text()).not.toContain(h.standIn.accessToken);
@@ -183,7 +232,9 @@ describe('@TrackEvent() in a TCP microservice', () => {
 
       expect(await eventNamesUpToMarker(h)).toEqual(['marker']);
       // Nest's RPC exception handler saw the throw; the library had nothing to say about it.
-      expect(nestLogs.withContext('RpcExceptionsHandler').map((line) => line.message)).toEqual([expect.stringContaining('order already shipped')]);
+      expect(nestLogs.withContext('RpcExceptionsHandler').map((line) => line.message)).toEqual([
+        expect.stringContaining('order already shipped'),
+      ]);
       expect(nestLogs.withContext('Chabok')).toEqual([]);
     });
 
@@ -192,7 +243,9 @@ describe('@TrackEvent() in a TCP microservice', () => {
 
       expect(reply).toEqual({ productId: 7, name: 'milk' });
       expect(await eventNamesUpToMarker(h)).toEqual(['marker']);
-      expect(nestLogs.withContext('Chabok')).toEqual([{ level: 'debug', context: 'Chabok', message: 'No identity for "viewProduct"; event skipped' }]);
+      expect(nestLogs.withContext('Chabok')).toEqual([
+        { level: 'debug', context: 'Chabok', message: 'No identity for "viewProduct"; event skipped' },
+      ]);
     });
   });
 

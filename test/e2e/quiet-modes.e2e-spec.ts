@@ -16,7 +16,10 @@ jest.setTimeout(30_000);
 @Controller('shop')
 class ShopController {
   @Get('products/:id')
-  @TrackEvent({ name: 'productViewed', data: (_context, [req]) => ({ productId: Number((req as { params: { id: string } }).params.id) }) })
+  @TrackEvent({
+    name: 'productViewed',
+    data: (_context, [req]) => ({ productId: Number((req as { params: { id: string } }).params.id) }),
+  })
   product(@Param('id') id: string) {
     return { id, name: 'milk' };
   }
@@ -46,14 +49,22 @@ function activeTimeouts(): number {
 }
 
 /** Tracks three valid events the way an app does, and reports the timers that arming them created. */
-function trackCountingTimers(tracking: EventTrackingService): { settled: Promise<unknown>; timeoutsSet: number; intervalsSet: number; activeTimeoutsAdded: number } {
+function trackCountingTimers(tracking: EventTrackingService): {
+  settled: Promise<unknown>;
+  timeoutsSet: number;
+  intervalsSet: number;
+  activeTimeoutsAdded: number;
+} {
   const activeBefore = activeTimeouts();
   const setTimeoutSpy = jest.spyOn(globalThis, 'setTimeout');
   const setIntervalSpy = jest.spyOn(globalThis, 'setInterval');
   try {
     const settled = Promise.all([
       tracking.track({ userId: '42', eventName: 'addToCart', eventData: { productId: 7 } }),
-      tracking.trackMany([{ userId: '42', eventName: 'viewCart' }, { installationId: 'device-1', eventName: 'appOpened' }]),
+      tracking.trackMany([
+        { userId: '42', eventName: 'viewCart' },
+        { installationId: 'device-1', eventName: 'appOpened' },
+      ]),
       tracking.trackPurchase({ userId: '42', eventName: 'checkout', revenue: 250_000, currency: 'RIAL' }),
     ]);
     return {
@@ -73,16 +84,32 @@ describe('enabled: false', () => {
     harness = await startApp('express', { controllers: [ShopController], chabok: { enabled: false } });
     const { tracking, standIn } = harness;
 
-    await expect(tracking.track({ userId: '42', eventName: 'addToCart', eventData: { productId: 7 } })).resolves.toBeUndefined();
-    await expect(tracking.trackMany([{ userId: '42', eventName: 'viewCart' }, { installationId: 'device-1', eventName: 'appOpened' }])).resolves.toBeUndefined();
-    await expect(tracking.trackPurchase({ userId: '42', eventName: 'checkout', revenue: 250_000 })).resolves.toBeUndefined();
+    await expect(
+      tracking.track({ userId: '42', eventName: 'addToCart', eventData: { productId: 7 } }),
+    ).resolves.toBeUndefined();
+    await expect(
+      tracking.trackMany([
+        { userId: '42', eventName: 'viewCart' },
+        { installationId: 'device-1', eventName: 'appOpened' },
+      ]),
+    ).resolves.toBeUndefined();
+    await expect(
+      tracking.trackPurchase({ userId: '42', eventName: 'checkout', revenue: 250_000 }),
+    ).resolves.toBeUndefined();
     await expect(tracking.trackRevenue({ userId: '42', revenue: 99_000, currency: 'RIAL' })).resolves.toBeUndefined();
     await request(harness.url).get('/shop/products/7').set(DEVICE).expect(200, { id: '7', name: 'milk' });
 
     await tracking.flush();
     await new Promise((resolve) => setTimeout(resolve, 100)); // longer than flushIntervalMs (10 ms), had anything been queued
     expect(standIn.requests).toEqual([]);
-    expect(tracking.stats()).toMatchObject({ accepted: 0, queued: 0, inFlight: 0, batchesSent: 0, failed: 0, dropped: 0 });
+    expect(tracking.stats()).toMatchObject({
+      accepted: 0,
+      queued: 0,
+      inFlight: 0,
+      batchesSent: 0,
+      failed: 0,
+      dropped: 0,
+    });
   });
 
   it('still refuses invalid events with ChabokValidationError, as when enabled', async () => {
@@ -90,10 +117,17 @@ describe('enabled: false', () => {
     const { tracking } = harness;
 
     await expect(tracking.track({ eventName: 'addToCart' } as never)).rejects.toBeInstanceOf(ChabokValidationError);
-    await expect(tracking.track({ userId: '42', eventName: 'addToCart', eventData: { price: Number.NaN } })).rejects.toMatchObject({
+    await expect(
+      tracking.track({ userId: '42', eventName: 'addToCart', eventData: { price: Number.NaN } }),
+    ).rejects.toMatchObject({
       violations: [expect.objectContaining({ path: 'eventData.price' })],
     });
-    await expect(tracking.trackMany([{ userId: '42', eventName: 'viewCart' }, { userId: '42', eventName: '' }])).rejects.toMatchObject({
+    await expect(
+      tracking.trackMany([
+        { userId: '42', eventName: 'viewCart' },
+        { userId: '42', eventName: '' },
+      ]),
+    ).rejects.toMatchObject({
       violations: [expect.objectContaining({ path: '[1].eventName' })],
     });
     await expect(tracking.trackPurchase({ userId: '42', eventName: 'checkout' } as never)).rejects.toMatchObject({
@@ -150,7 +184,12 @@ describe('dryRun: true', () => {
     expect(dryRunLines()[0]).toMatchObject({ level: 'log', context: 'Chabok' });
     expect(parseDryRun(dryRunLines()[0]!)).toEqual({
       url: `${harness.standIn.baseUrl}/installations/track`,
-      body: { installationId: 'device-1', eventName: 'productViewed', eventTime: expect.any(Number), eventData: { productId: 7 } },
+      body: {
+        installationId: 'device-1',
+        eventName: 'productViewed',
+        eventTime: expect.any(Number),
+        eventData: { productId: 7 },
+      },
     });
     expect(harness.standIn.requests).toEqual([]);
     expect(harness.tracking.stats()).toMatchObject({ accepted: 1, delivered: 1, batchesSent: 1, queued: 0, failed: 0 });
@@ -169,19 +208,27 @@ describe('dryRun: true', () => {
 
     const logged = dryRunLines().map(parseDryRun);
     expect(logged).toHaveLength(2);
-    expect(logged).toEqual(expect.arrayContaining([
-      {
-        url: `${harness.standIn.baseUrl}/installations/track`,
-        body: [
-          { userId: '42', eventName: 'addToCart', eventTime: expect.any(Number), eventData: { productId: 7 } },
-          { installationId: 'device-1', eventName: 'appOpened', eventTime: expect.any(Number) },
-        ],
-      },
-      {
-        url: `${harness.standIn.baseUrl}/installations/trackPurchase`,
-        body: { userId: '42', eventName: 'checkout', eventTime: expect.any(Number), revenue: 250_000, currency: 'RIAL' },
-      },
-    ]));
+    expect(logged).toEqual(
+      expect.arrayContaining([
+        {
+          url: `${harness.standIn.baseUrl}/installations/track`,
+          body: [
+            { userId: '42', eventName: 'addToCart', eventTime: expect.any(Number), eventData: { productId: 7 } },
+            { installationId: 'device-1', eventName: 'appOpened', eventTime: expect.any(Number) },
+          ],
+        },
+        {
+          url: `${harness.standIn.baseUrl}/installations/trackPurchase`,
+          body: {
+            userId: '42',
+            eventName: 'checkout',
+            eventTime: expect.any(Number),
+            revenue: 250_000,
+            currency: 'RIAL',
+          },
+        },
+      ]),
+    );
     expect(tracking.stats()).toMatchObject({ delivered: 3, batchesSent: 2 });
     expect(harness.standIn.requests).toEqual([]);
     expect(nestLogs.text()).not.toContain(harness.standIn.accessToken);
@@ -189,7 +236,11 @@ describe('dryRun: true', () => {
 
   it('cuts a long body in the log, saying how long it was', async () => {
     harness = await startApp('express', { chabok: { dryRun: true } });
-    const events = Array.from({ length: 60 }, (_, i) => ({ userId: `user-${i}`, eventName: 'searched', eventData: { query: 'shir-e kam-charb '.repeat(6) } }));
+    const events = Array.from({ length: 60 }, (_, i) => ({
+      userId: `user-${i}`,
+      eventName: 'searched',
+      eventData: { query: 'shir-e kam-charb '.repeat(6) },
+    }));
 
     await harness.tracking.trackMany(events);
 

@@ -12,8 +12,19 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { jest } from '@jest/globals';
 import {
-  Body, Controller, Get, Injectable, Module, Param, Post, Req, UseGuards,
-  type CanActivate, type ExecutionContext, type INestApplication, type LoggerService,
+  Body,
+  Controller,
+  Get,
+  Injectable,
+  Module,
+  Param,
+  Post,
+  Req,
+  UseGuards,
+  type CanActivate,
+  type ExecutionContext,
+  type INestApplication,
+  type LoggerService,
 } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
@@ -47,7 +58,11 @@ class CheckoutService {
 
   async checkout(userId: string, items: { sku: string; quantity: number }[]) {
     const order = { orderId: 'order-1001', total: 250_000 };
-    await this.tracking.track({ userId, eventName: 'checkoutCompleted', eventData: { orderId: order.orderId, total: order.total, items: items.length } });
+    await this.tracking.track({
+      userId,
+      eventName: 'checkoutCompleted',
+      eventData: { orderId: order.orderId, total: order.total, items: items.length },
+    });
     return order;
   }
 }
@@ -66,7 +81,13 @@ class ShopController {
 
   /** eventData from what the handler returned. */
   @Get('products/:id')
-  @TrackEvent({ name: 'productViewed', data: (_context, _args, product: { id: number; price: number }) => ({ productId: product.id, price: product.price }) })
+  @TrackEvent({
+    name: 'productViewed',
+    data: (_context, _args, product: { id: number; price: number }) => ({
+      productId: product.id,
+      price: product.price,
+    }),
+  })
   product(@Param('id') id: string) {
     return { id: Number(id), name: 'milk', price: 42_000 };
   }
@@ -112,11 +133,21 @@ class AppModule {}
 /** What Nest logged, to read the library's warnings (context `Chabok`). */
 class KeptLogs implements LoggerService {
   readonly lines: { level: string; message: string; context: unknown }[] = [];
-  log(message: unknown, ...rest: unknown[]) { this.keep('log', message, rest); }
-  warn(message: unknown, ...rest: unknown[]) { this.keep('warn', message, rest); }
-  error(message: unknown, ...rest: unknown[]) { this.keep('error', message, rest); }
-  debug(message: unknown, ...rest: unknown[]) { this.keep('debug', message, rest); }
-  verbose(message: unknown, ...rest: unknown[]) { this.keep('verbose', message, rest); }
+  log(message: unknown, ...rest: unknown[]) {
+    this.keep('log', message, rest);
+  }
+  warn(message: unknown, ...rest: unknown[]) {
+    this.keep('warn', message, rest);
+  }
+  error(message: unknown, ...rest: unknown[]) {
+    this.keep('error', message, rest);
+  }
+  debug(message: unknown, ...rest: unknown[]) {
+    this.keep('debug', message, rest);
+  }
+  verbose(message: unknown, ...rest: unknown[]) {
+    this.keep('verbose', message, rest);
+  }
   private keep(level: string, message: unknown, rest: unknown[]) {
     this.lines.push({ level, message: String(message), context: rest.at(-1) });
   }
@@ -178,22 +209,39 @@ describe('ChabokTestingModule: the shop controller under test', () => {
   it('records eventData built from what the handler returned', async () => {
     await request(url).get('/shop/products/12345').set('x-chabok-installation-id', 'device-1').expect(200);
 
-    await recorder.expectTracked('productViewed', { installationId: 'device-1', eventData: { productId: 12345, price: 42_000 } });
+    await recorder.expectTracked('productViewed', {
+      installationId: 'device-1',
+      eventData: { productId: 12345, price: 42_000 },
+    });
   });
 
-  it('takes the userId from request.user, set by the app\'s guard', async () => {
-    await request(url).post('/shop/cart').set('authorization', 'user 42').set('x-chabok-installation-id', 'device-1').send({ sku: 'milk-1l' }).expect(201);
+  it("takes the userId from request.user, set by the app's guard", async () => {
+    await request(url)
+      .post('/shop/cart')
+      .set('authorization', 'user 42')
+      .set('x-chabok-installation-id', 'device-1')
+      .send({ sku: 'milk-1l' })
+      .expect(201);
 
     const event = await recorder.expectTracked('addToCart', { userId: '42', eventData: { sku: 'milk-1l' } });
     expect(event).not.toHaveProperty('installationId');
   });
 
   it('records what a service tracks with EventTrackingService.track(), whose promise resolves', async () => {
-    const res = await request(url).post('/shop/checkout').set('authorization', 'user 42').send({ items: [{ sku: 'milk-1l', quantity: 2 }] }).expect(201);
+    const res = await request(url)
+      .post('/shop/checkout')
+      .set('authorization', 'user 42')
+      .send({ items: [{ sku: 'milk-1l', quantity: 2 }] })
+      .expect(201);
 
     expect(res.body).toEqual({ orderId: 'order-1001', total: 250_000 }); // the service awaited track()
     expect(recorder.find('checkoutCompleted')).toEqual([
-      { userId: '42', eventName: 'checkoutCompleted', eventTime: expect.any(Number), eventData: { orderId: 'order-1001', total: 250_000, items: 1 } },
+      {
+        userId: '42',
+        eventName: 'checkoutCompleted',
+        eventTime: expect.any(Number),
+        eventData: { orderId: 'order-1001', total: 250_000, items: 1 },
+      },
     ]);
   });
 
@@ -212,7 +260,9 @@ describe('ChabokTestingModule: the shop controller under test', () => {
     await recorder.expectTracked('addToCart', (event) => event.eventData?.sku === 'milk-1l');
 
     const wrongUser = recorder.expectTracked('addToCart', { userId: '43' }, 50);
-    await expect(wrongUser).rejects.toThrow('Expected a Chabok event "addToCart" matching {"userId":"43"}, but these 1 were recorded:\n  - installations/track: {"userId":"42","eventName":"addToCart"');
+    await expect(wrongUser).rejects.toThrow(
+      'Expected a Chabok event "addToCart" matching {"userId":"43"}, but these 1 were recorded:\n  - installations/track: {"userId":"42","eventName":"addToCart"',
+    );
     await expect(recorder.expectTracked('addToCart', { eventData: { sku: 'bread' } }, 50)).rejects.toThrow(
       /matching \{"eventData":\{"sku":"bread"\}\}, but these 1 were recorded:\n.*"eventData":\{"sku":"milk-1l"\}/,
     );
@@ -239,8 +289,12 @@ describe('ChabokTestingModule: the shop controller under test', () => {
     expect(recorder.events('installations/track')).toHaveLength(3);
     expect(recorder.events('installations/trackPurchase')).toEqual([]);
     expect(recorder.find('productViewed')).toHaveLength(2);
-    expect(recorder.find('productViewed', { userId: '43' })).toEqual([expect.objectContaining({ eventData: { productId: 8, price: 42_000 } })]);
-    expect(recorder.find('productViewed', (e) => e.eventData?.productId === 7)).toEqual([expect.objectContaining({ userId: '42' })]);
+    expect(recorder.find('productViewed', { userId: '43' })).toEqual([
+      expect.objectContaining({ eventData: { productId: 8, price: 42_000 } }),
+    ]);
+    expect(recorder.find('productViewed', (e) => e.eventData?.productId === 7)).toEqual([
+      expect.objectContaining({ userId: '42' }),
+    ]);
     expect(recorder.find('checkoutCompleted')).toEqual([]);
   });
 
@@ -251,7 +305,9 @@ describe('ChabokTestingModule: the shop controller under test', () => {
     recorder.reset();
 
     expect(recorder.events()).toEqual([]);
-    await expect(recorder.expectTracked('homeViewed', undefined, 50)).rejects.toThrow('Expected a Chabok event "homeViewed", but no events were recorded.');
+    await expect(recorder.expectTracked('homeViewed', undefined, 50)).rejects.toThrow(
+      'Expected a Chabok event "homeViewed", but no events were recorded.',
+    );
   });
 
   it('refuses an invalid event exactly like production: track() rejects with ChabokValidationError and nothing is recorded', async () => {
@@ -261,7 +317,10 @@ describe('ChabokTestingModule: the shop controller under test', () => {
 
     await expect(refused).rejects.toBeInstanceOf(ChabokValidationError);
     await expect(refused).rejects.toMatchObject({
-      violations: expect.arrayContaining([expect.objectContaining({ path: 'eventName' }), expect.objectContaining({ path: 'eventData.price' })]),
+      violations: expect.arrayContaining([
+        expect.objectContaining({ path: 'eventName' }),
+        expect.objectContaining({ path: 'eventData.price' }),
+      ]),
     });
     expect(recorder.events()).toEqual([]);
   });
@@ -271,17 +330,26 @@ describe('ChabokTestingModule: the shop controller under test', () => {
 
     await recorder.expectNotTracked('quoteShown');
     expect(logs.lines).toEqual([
-      { level: 'warn', context: 'Chabok', message: expect.stringMatching(/^Event "quoteShown" not tracked: .*eventData\.price/s) },
+      {
+        level: 'warn',
+        context: 'Chabok',
+        message: expect.stringMatching(/^Event "quoteShown" not tracked: .*eventData\.price/s),
+      },
     ]);
   });
 
-  it('opens no network connection: the only sockets are the test\'s own requests to the app', async () => {
+  it("opens no network connection: the only sockets are the test's own requests to the app", async () => {
     const appAddress = url.replace('http://', '');
     const connect = jest.spyOn(net.Socket.prototype, 'connect');
     let targets: string[];
     try {
       // A fresh agent per request, so each one opens its own socket (the default agent keeps them alive).
-      await request(url).post('/shop/checkout').agent(new Agent()).set('authorization', 'user 42').send({ items: [] }).expect(201);
+      await request(url)
+        .post('/shop/checkout')
+        .agent(new Agent())
+        .set('authorization', 'user 42')
+        .send({ items: [] })
+        .expect(201);
       await request(url).get('/shop/home').agent(new Agent()).set('x-chabok-installation-id', 'device-1').expect(200);
       await recorder.expectTracked('homeViewed');
       await app.get(EventTrackingService).flush(); // with a real pipeline, this sends at once
@@ -321,16 +389,23 @@ describe('overrideChabok: the whole AppModule, with its own ChabokModule configu
     await standIn.close();
   });
 
-  it('records the app\'s events in a recorder and sends nothing to Chabok', async () => {
+  it("records the app's events in a recorder and sends nothing to Chabok", async () => {
     const moduleRef = await overrideChabok(Test.createTestingModule({ imports: [AppModule] })).compile();
     app = moduleRef.createNestApplication();
     const url = await listen(app);
     const recorder = getChabokRecorder(app);
 
-    await request(url).post('/shop/checkout').set('authorization', 'user 42').send({ items: [{ sku: 'milk-1l', quantity: 2 }] }).expect(201);
+    await request(url)
+      .post('/shop/checkout')
+      .set('authorization', 'user 42')
+      .send({ items: [{ sku: 'milk-1l', quantity: 2 }] })
+      .expect(201);
     await request(url).get('/shop/home').set('x-chabok-installation-id', 'device-1').expect(200);
 
-    await recorder.expectTracked('checkoutCompleted', { userId: '42', eventData: { orderId: 'order-1001', total: 250_000 } });
+    await recorder.expectTracked('checkoutCompleted', {
+      userId: '42',
+      eventData: { orderId: 'order-1001', total: 250_000 },
+    });
     await recorder.expectTracked('homeViewed', { installationId: 'device-1' });
     await app.get(EventTrackingService).flush();
     expect(standIn.requests).toEqual([]);
@@ -341,7 +416,9 @@ describe('overrideChabok: the whole AppModule, with its own ChabokModule configu
     app = moduleRef.createNestApplication();
     const url = await listen(app);
 
-    expect(() => getChabokRecorder(app!)).toThrow('This app delivers to Chabok for real: build it with overrideChabok(...) or ChabokTestingModule.forRoot()');
+    expect(() => getChabokRecorder(app!)).toThrow(
+      'This app delivers to Chabok for real: build it with overrideChabok(...) or ChabokTestingModule.forRoot()',
+    );
     await request(url).post('/shop/checkout').set('authorization', 'user 42').send({ items: [] }).expect(201);
     expect(standIn.events()).toEqual([expect.objectContaining({ userId: '42', eventName: 'checkoutCompleted' })]);
   });
@@ -351,8 +428,14 @@ describe('overrideChabok: the whole AppModule, with its own ChabokModule configu
     const testing = await Test.createTestingModule({ imports: [ChabokTestingModule.forRoot()] }).compile();
     try {
       const bad = { userId: '42', eventName: 'x'.repeat(300), eventData: { price: Number.NaN, tags: [{}] } } as never;
-      const fromReal: unknown = await real.get(EventTrackingService).track(bad).catch((error: unknown) => error);
-      const fromTesting: unknown = await testing.get(EventTrackingService).track(bad).catch((error: unknown) => error);
+      const fromReal: unknown = await real
+        .get(EventTrackingService)
+        .track(bad)
+        .catch((error: unknown) => error);
+      const fromTesting: unknown = await testing
+        .get(EventTrackingService)
+        .track(bad)
+        .catch((error: unknown) => error);
 
       expect(fromReal).toBeInstanceOf(ChabokValidationError);
       expect(fromTesting).toBeInstanceOf(ChabokValidationError);

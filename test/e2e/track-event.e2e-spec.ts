@@ -3,8 +3,18 @@
  * and what arrives at the local Chabok stand-in.
  */
 import {
-  ConflictException, Body, Controller, Get, Header, HttpCode, Param, Post, UseGuards, UseInterceptors,
-  type CanActivate, type ExecutionContext,
+  ConflictException,
+  Body,
+  Controller,
+  Get,
+  Header,
+  HttpCode,
+  Param,
+  Post,
+  UseGuards,
+  UseInterceptors,
+  type CanActivate,
+  type ExecutionContext,
 } from '@nestjs/common';
 import { jest } from '@jest/globals';
 import request from 'supertest';
@@ -69,7 +79,13 @@ class ShopController {
   }
 
   @Get('reviews/:productId')
-  @TrackEvent({ name: 'reviewsRead', data: (_context, [req], reviews: unknown[]) => ({ productId: (req as RequestLike).params.productId!, count: reviews.length }) })
+  @TrackEvent({
+    name: 'reviewsRead',
+    data: (_context, [req], reviews: unknown[]) => ({
+      productId: (req as RequestLike).params.productId!,
+      count: reviews.length,
+    }),
+  })
   reviews() {
     return [{ stars: 5 }, { stars: 4 }];
   }
@@ -87,7 +103,10 @@ class ShopController {
   }
 
   @Post('signup')
-  @TrackEvent({ name: 'signedUp', identity: (_context, _args, customer: { customerId: number }) => ({ userId: customer.customerId }) })
+  @TrackEvent({
+    name: 'signedUp',
+    identity: (_context, _args, customer: { customerId: number }) => ({ userId: customer.customerId }),
+  })
   signUp() {
     return { customerId: 9001 };
   }
@@ -135,7 +154,12 @@ class ShopController {
   }
 
   @Get('quote-with-throwing-data')
-  @TrackEvent({ name: 'quoteFailed', data: () => { throw new Error('data factory blew up'); } })
+  @TrackEvent({
+    name: 'quoteFailed',
+    data: () => {
+      throw new Error('data factory blew up');
+    },
+  })
   quoteWithThrowingData() {
     return { quote: 120_000 };
   }
@@ -159,7 +183,10 @@ async function eventNamesUpToMarker(h: AppHarness): Promise<string[]> {
   await request(h.url).get('/marker').expect(200, 'marked');
   await h.standIn.waitFor(() => h.standIn.events().some((e) => e.eventName === 'marker'));
   await h.tracking.flush();
-  return h.standIn.events().map((e) => String(e.eventName)).sort();
+  return h.standIn
+    .events()
+    .map((e) => String(e.eventName))
+    .sort();
 }
 
 /** Sends one request and returns the single event it produced. */
@@ -203,7 +230,10 @@ describe.each(HTTP_ADAPTERS)('@TrackEvent() on %s', (adapter: HttpAdapterName) =
 
       it('POST: tracks the given name, with data built from the request body and the handler result', async () => {
         const before = Date.now();
-        const res = await request(h.url).post('/shop/cart').set(INSTALLATION_HEADER, 'device-1').send({ sku: 'milk-1l', quantity: 2 });
+        const res = await request(h.url)
+          .post('/shop/cart')
+          .set(INSTALLATION_HEADER, 'device-1')
+          .send({ sku: 'milk-1l', quantity: 2 });
         const after = Date.now();
 
         expect(res.status).toBe(201);
@@ -253,8 +283,12 @@ describe.each(HTTP_ADAPTERS)('@TrackEvent() on %s', (adapter: HttpAdapterName) =
       });
 
       it('request.user.id becomes userId, as a string even when it is a number', async () => {
-        expect(await eventOf(h, request(h.url).get('/shop/products/7').set('x-test-user', '42'))).toMatchObject({ userId: '42' });
-        expect(await eventOf(h, request(h.url).get('/shop/products/7').set('x-test-user', 'ali'))).toMatchObject({ userId: 'ali' });
+        expect(await eventOf(h, request(h.url).get('/shop/products/7').set('x-test-user', '42'))).toMatchObject({
+          userId: '42',
+        });
+        expect(await eventOf(h, request(h.url).get('/shop/products/7').set('x-test-user', 'ali'))).toMatchObject({
+          userId: 'ali',
+        });
       });
 
       it('the x-chabok-installation-id header becomes installationId; a logged-in user takes precedence', async () => {
@@ -262,7 +296,10 @@ describe.each(HTTP_ADAPTERS)('@TrackEvent() on %s', (adapter: HttpAdapterName) =
         expect(byDevice).toMatchObject({ installationId: 'device-9' });
         expect(byDevice).not.toHaveProperty('userId');
 
-        const byUser = await eventOf(h, request(h.url).get('/shop/products/7').set(INSTALLATION_HEADER, 'device-9').set('x-test-user', '42'));
+        const byUser = await eventOf(
+          h,
+          request(h.url).get('/shop/products/7').set(INSTALLATION_HEADER, 'device-9').set('x-test-user', '42'),
+        );
         expect(byUser).toMatchObject({ userId: '42' });
         expect(byUser).not.toHaveProperty('installationId');
       });
@@ -270,26 +307,43 @@ describe.each(HTTP_ADAPTERS)('@TrackEvent() on %s', (adapter: HttpAdapterName) =
 
     describe('options given as a value or a function', () => {
       it('name: the given name replaces the method name', async () => {
-        expect(await eventOf(h, request(h.url).get('/shop/banner').set('x-test-user', '1'))).toMatchObject({ eventName: 'bannerShown' });
+        expect(await eventOf(h, request(h.url).get('/shop/banner').set('x-test-user', '1'))).toMatchObject({
+          eventName: 'bannerShown',
+        });
       });
 
       it('identity as a value: used whoever calls', async () => {
-        const event = await eventOf(h, request(h.url).get('/shop/kiosk').set('x-test-user', '42').expect(200, { welcome: true }));
+        const event = await eventOf(
+          h,
+          request(h.url).get('/shop/kiosk').set('x-test-user', '42').expect(200, { welcome: true }),
+        );
         expect(event).toEqual({ installationId: 'kiosk-7', eventName: 'kioskOpened', eventTime: expect.any(Number) });
       });
 
       it('identity as a function: sees the handler result (the new customer id, a number, sent as a string)', async () => {
-        const event = await eventOf(h, request(h.url).post('/shop/signup').send({ phone: '09331952921' }).expect(201, { customerId: 9001 }));
+        const event = await eventOf(
+          h,
+          request(h.url).post('/shop/signup').send({ phone: '09331952921' }).expect(201, { customerId: 9001 }),
+        );
         expect(event).toEqual({ userId: '9001', eventName: 'signedUp', eventTime: expect.any(Number) });
       });
 
       it('data as a value: sent as given', async () => {
-        const event = await eventOf(h, request(h.url).get('/shop/banner').set('x-test-user', '1').expect(200, { banner: 'yalda-sale' }));
+        const event = await eventOf(
+          h,
+          request(h.url).get('/shop/banner').set('x-test-user', '1').expect(200, { banner: 'yalda-sale' }),
+        );
         expect(event.eventData).toEqual({ placement: 'home', version: 2, beta: false });
       });
 
       it('data as a function: args[0] is the request (route params here), result is what the handler returned', async () => {
-        const event = await eventOf(h, request(h.url).get('/shop/reviews/77').set('x-test-user', '1').expect(200, [{ stars: 5 }, { stars: 4 }]));
+        const event = await eventOf(
+          h,
+          request(h.url)
+            .get('/shop/reviews/77')
+            .set('x-test-user', '1')
+            .expect(200, [{ stars: 5 }, { stars: 4 }]),
+        );
         expect(event).toMatchObject({ eventName: 'reviewsRead', eventData: { productId: '77', count: 2 } });
       });
 
@@ -299,7 +353,10 @@ describe.each(HTTP_ADAPTERS)('@TrackEvent() on %s', (adapter: HttpAdapterName) =
       });
 
       it('when as a function: tracks the calls it accepts, skips the others', async () => {
-        await request(h.url).get('/shop/orders/o-1?preview=true').set('x-test-user', '1').expect(200, { id: 'o-1', status: 'paid' });
+        await request(h.url)
+          .get('/shop/orders/o-1?preview=true')
+          .set('x-test-user', '1')
+          .expect(200, { id: 'o-1', status: 'paid' });
         await request(h.url).get('/shop/orders/o-2').set('x-test-user', '1').expect(200, { id: 'o-2', status: 'paid' });
         expect(await eventNamesUpToMarker(h)).toEqual(['marker', 'orderViewed']);
         expect(h.standIn.events().find((e) => e.eventName === 'orderViewed')).toMatchObject({ userId: '1' });
@@ -315,23 +372,32 @@ describe.each(HTTP_ADAPTERS)('@TrackEvent() on %s', (adapter: HttpAdapterName) =
       it.each([
         ['a function value', '/shop/quote-with-callback', 'quoteShown', 'eventData.onClick'],
         ['NaN', '/shop/quote-with-nan', 'priceQuoted', 'eventData.price'],
-      ])('data containing %s: not sent, the response is unaffected, a Chabok warning names the field', async (_what, path, eventName, field) => {
-        await request(h.url).get(path).set('x-test-user', '42').expect(200, { quote: 120_000 });
-        expect(await eventNamesUpToMarker(h)).toEqual(['marker']);
+      ])(
+        'data containing %s: not sent, the response is unaffected, a Chabok warning names the field',
+        async (_what, path, eventName, field) => {
+          await request(h.url).get(path).set('x-test-user', '42').expect(200, { quote: 120_000 });
+          expect(await eventNamesUpToMarker(h)).toEqual(['marker']);
 
-        const warnings = nestLogs.withContext('Chabok').filter((line) => line.level === 'warn');
-        expect(warnings).toHaveLength(1);
-        expect(warnings[0]!.message).toContain(`"${eventName}" not tracked`);
-        expect(warnings[0]!.message).toContain(field);
-        expect(nestLogs.text()).not.toContain(h.standIn.accessToken);
-      });
+          const warnings = nestLogs.withContext('Chabok').filter((line) => line.level === 'warn');
+          expect(warnings).toHaveLength(1);
+          expect(warnings[0]!.message).toContain(`"${eventName}" not tracked`);
+          expect(warnings[0]!.message).toContain(field);
+          expect(nestLogs.text()).not.toContain(h.standIn.accessToken);
+        },
+      );
 
       it('a data factory that throws: not sent, the response is unaffected', async () => {
-        await request(h.url).get('/shop/quote-with-throwing-data').set('x-test-user', '42').expect(200, { quote: 120_000 });
+        await request(h.url)
+          .get('/shop/quote-with-throwing-data')
+          .set('x-test-user', '42')
+          .expect(200, { quote: 120_000 });
         expect(await eventNamesUpToMarker(h)).toEqual(['marker']);
-        expect(nestLogs.withContext('Chabok').filter((line) => line.level === 'warn').map((line) => line.message)).toEqual([
-          'Event "quoteFailed" not tracked: data factory blew up',
-        ]);
+        expect(
+          nestLogs
+            .withContext('Chabok')
+            .filter((line) => line.level === 'warn')
+            .map((line) => line.message),
+        ).toEqual(['Event "quoteFailed" not tracked: data factory blew up']);
       });
     });
 
@@ -339,13 +405,19 @@ describe.each(HTTP_ADAPTERS)('@TrackEvent() on %s', (adapter: HttpAdapterName) =
       it('a handler returning a Promise', async () => {
         await request(h.url).get('/shop/profile').set('x-test-user', '42').expect(200, { name: 'Sara' });
         expect(await eventNamesUpToMarker(h)).toEqual(['loadProfile', 'marker']);
-        expect(h.standIn.events().find((e) => e.eventName === 'loadProfile')).toMatchObject({ userId: '42', eventData: { name: 'Sara' } });
+        expect(h.standIn.events().find((e) => e.eventName === 'loadProfile')).toMatchObject({
+          userId: '42',
+          eventData: { name: 'Sara' },
+        });
       });
 
       it('a handler returning an Observable (of two values: tracked once, with the last)', async () => {
         await request(h.url).get('/shop/prices').set('x-test-user', '42').expect(200, { price: 990 });
         expect(await eventNamesUpToMarker(h)).toEqual(['marker', 'streamPrices']);
-        expect(h.standIn.events().find((e) => e.eventName === 'streamPrices')).toMatchObject({ userId: '42', eventData: { price: 990 } });
+        expect(h.standIn.events().find((e) => e.eventName === 'streamPrices')).toMatchObject({
+          userId: '42',
+          eventData: { price: 990 },
+        });
       });
     });
   });
@@ -357,7 +429,10 @@ describe.each(HTTP_ADAPTERS)('@TrackEvent() on %s', (adapter: HttpAdapterName) =
       @HttpCode(202)
       @Header('x-order-ref', 'ord-1')
       @Header('cache-control', 'no-store')
-      @TrackEvent({ name: 'orderPlaced', data: (_context, [req]) => ({ sku: (req as RequestLike).body.sku as string }) })
+      @TrackEvent({
+        name: 'orderPlaced',
+        data: (_context, [req]) => ({ sku: (req as RequestLike).body.sku as string }),
+      })
       place(@Body() body: { sku: string }) {
         return { orderId: 'ord-1', sku: body.sku };
       }
@@ -373,7 +448,10 @@ describe.each(HTTP_ADAPTERS)('@TrackEvent() on %s', (adapter: HttpAdapterName) =
     /** Places an order and checks the response is exactly the handler's; returns what Chabok had done when it arrived. */
     const placeOrder = async (sku: string) => {
       const res = await request(h.url).post('/orders').set(INSTALLATION_HEADER, 'device-1').send({ sku });
-      const atResponse = { eventsRecorded: h.standIn.events().length, requestsAnswered: h.standIn.requests.filter((r) => r.status !== 0).length };
+      const atResponse = {
+        eventsRecorded: h.standIn.events().length,
+        requestsAnswered: h.standIn.requests.filter((r) => r.status !== 0).length,
+      };
       expect(res.status).toBe(202);
       expect(res.body).toEqual({ orderId: 'ord-1', sku });
       expect(res.headers['x-order-ref']).toBe('ord-1');
@@ -391,7 +469,11 @@ describe.each(HTTP_ADAPTERS)('@TrackEvent() on %s', (adapter: HttpAdapterName) =
         };
       });
 
-    const skusReceived = () => h.standIn.events().map((e) => (e.eventData as { sku: string }).sku).sort();
+    const skusReceived = () =>
+      h.standIn
+        .events()
+        .map((e) => (e.eventData as { sku: string }).sku)
+        .sort();
 
     // While Chabok fails, no event can be accepted, so a response that waited for delivery would never come.
     it.each<[string, FaultAction]>([
@@ -467,24 +549,41 @@ describe.each(HTTP_ADAPTERS)('@TrackEvent() on %s', (adapter: HttpAdapterName) =
       afterAll(() => h?.close());
 
       it('replaces request.user.id and the installation header', async () => {
-        const call = request(h.url).get('/profile').set('x-session', 's1').set('x-test-user', '42').set(INSTALLATION_HEADER, 'device-1');
-        expect(await eventOf(h, call.expect(200))).toEqual({ userId: 'session-s1', eventName: 'viewProfile', eventTime: expect.any(Number) });
+        const call = request(h.url)
+          .get('/profile')
+          .set('x-session', 's1')
+          .set('x-test-user', '42')
+          .set(INSTALLATION_HEADER, 'device-1');
+        expect(await eventOf(h, call.expect(200))).toEqual({
+          userId: 'session-s1',
+          eventName: 'viewProfile',
+          eventTime: expect.any(Number),
+        });
       });
 
       it('when it finds no one, nothing is sent (no fallback to the default sources)', async () => {
-        await request(h.url).get('/profile').set('x-test-user', '42').set(INSTALLATION_HEADER, 'device-1').expect(200, { name: 'Sara' });
+        await request(h.url)
+          .get('/profile')
+          .set('x-test-user', '42')
+          .set(INSTALLATION_HEADER, 'device-1')
+          .expect(200, { name: 'Sara' });
         expect(await eventNamesUpToMarker(h)).toEqual(['marker']);
       });
 
       it("the decorator's own identity still wins over it", async () => {
-        expect(await eventOf(h, request(h.url).get('/profile/kiosk').set('x-session', 's1'))).toMatchObject({ installationId: 'kiosk-7' });
+        expect(await eventOf(h, request(h.url).get('/profile/kiosk').set('x-session', 's1'))).toMatchObject({
+          installationId: 'kiosk-7',
+        });
       });
     });
 
     describe('a custom installationIdHeader', () => {
       let h: AppHarness;
       beforeAll(async () => {
-        h = await startApp(adapter, { controllers: [ProfileController, MarkerController], chabok: { installationIdHeader: 'X-Device-Id' } });
+        h = await startApp(adapter, {
+          controllers: [ProfileController, MarkerController],
+          chabok: { installationIdHeader: 'X-Device-Id' },
+        });
       });
       afterEach(async () => {
         await h.tracking.flush();
@@ -493,7 +592,9 @@ describe.each(HTTP_ADAPTERS)('@TrackEvent() on %s', (adapter: HttpAdapterName) =
       afterAll(() => h?.close());
 
       it('is read for installationId', async () => {
-        expect(await eventOf(h, request(h.url).get('/profile').set('x-device-id', 'device-5').expect(200))).toMatchObject({ installationId: 'device-5' });
+        expect(
+          await eventOf(h, request(h.url).get('/profile').set('x-device-id', 'device-5').expect(200)),
+        ).toMatchObject({ installationId: 'device-5' });
       });
 
       it('replaces x-chabok-installation-id', async () => {
@@ -524,7 +625,10 @@ describe.each(HTTP_ADAPTERS)('@TrackEvent() on %s', (adapter: HttpAdapterName) =
 
       let h: AppHarness;
       beforeAll(async () => {
-        h = await startApp(adapter, { controllers: [AutoController, ExplicitController], chabok: { mountInterceptor: false } });
+        h = await startApp(adapter, {
+          controllers: [AutoController, ExplicitController],
+          chabok: { mountInterceptor: false },
+        });
       });
       afterAll(() => h?.close());
 

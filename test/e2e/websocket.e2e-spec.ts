@@ -46,7 +46,9 @@ describe('@TrackEvent() on a WebSocket gateway (@nestjs/platform-ws)', () => {
   beforeAll(async () => {
     standIn = await ChabokStandIn.start();
     const moduleRef = await Test.createTestingModule({
-      imports: [ChabokModule.forRoot({ baseUrl: standIn.baseUrl, accessToken: standIn.accessToken, flushIntervalMs: 5 })],
+      imports: [
+        ChabokModule.forRoot({ baseUrl: standIn.baseUrl, accessToken: standIn.accessToken, flushIntervalMs: 5 }),
+      ],
       providers: [ChatGateway],
     }).compile();
     app = moduleRef.createNestApplication({ logger: false });
@@ -69,7 +71,10 @@ describe('@TrackEvent() on a WebSocket gateway (@nestjs/platform-ws)', () => {
       const timer = setTimeout(resolve, 1_000);
       socket.on('message', (raw) => {
         replies.push(JSON.parse(String(raw)));
-        if (replies.length >= count) (clearTimeout(timer), resolve());
+        if (replies.length >= count) {
+          clearTimeout(timer);
+          resolve();
+        }
       });
     });
     for (const m of messages) socket.send(JSON.stringify(m));
@@ -82,14 +87,23 @@ describe('@TrackEvent() on a WebSocket gateway (@nestjs/platform-ws)', () => {
     const replies = await exchange([{ event: 'say', data: { userId: 'u-1', text: 'hello' } }], 1);
     expect(replies).toEqual([{ event: 'said', data: { length: 5 } }]);
     await standIn.waitForEvents(1);
-    expect(standIn.events()).toEqual([expect.objectContaining({ userId: 'u-1', eventName: 'chatMessage', eventData: { length: 5 } })]);
+    expect(standIn.events()).toEqual([
+      expect.objectContaining({ userId: 'u-1', eventName: 'chatMessage', eventData: { length: 5 } }),
+    ]);
   });
 
   it('skips (without breaking the gateway) when no identity is given, and sends nothing for a throwing handler', async () => {
     standIn.reset();
-    const replies = await exchange([{ event: 'bare' }, { event: 'fail' }, { event: 'say', data: { userId: 'u-2', text: 'after' } }], 3);
+    const replies = await exchange(
+      [{ event: 'bare' }, { event: 'fail' }, { event: 'say', data: { userId: 'u-2', text: 'after' } }],
+      3,
+    );
     expect(replies).toEqual(
-      expect.arrayContaining([{ event: 'bared', data: 'ok' }, { event: 'said', data: { length: 5 } }, expect.objectContaining({ event: 'exception' })]),
+      expect.arrayContaining([
+        { event: 'bared', data: 'ok' },
+        { event: 'said', data: { length: 5 } },
+        expect.objectContaining({ event: 'exception' }),
+      ]),
     );
     await standIn.waitForEvents(1);
     await app.get(EventTrackingService).flush();

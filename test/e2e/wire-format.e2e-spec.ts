@@ -6,7 +6,11 @@
 import { Test, type TestingModule } from '@nestjs/testing';
 import { ChabokStandIn, type RecordedRequest } from '../../stand-in/chabok-stand-in.js';
 import {
-  CHABOK_OPTIONS, ChabokModule, EventTrackingService, type ChabokModuleOptions, type ResolvedChabokOptions,
+  CHABOK_OPTIONS,
+  ChabokModule,
+  EventTrackingService,
+  type ChabokModuleOptions,
+  type ResolvedChabokOptions,
 } from '../../src/index.js';
 
 const TOKEN = 'SECRET-TOKEN-123';
@@ -57,7 +61,9 @@ describe('a single event', () => {
     const tracking = await boot();
 
     await tracking.track({
-      userId: '09331952921', eventName: 'addToCart', eventTime: EVENT_TIME,
+      userId: '09331952921',
+      eventName: 'addToCart',
+      eventTime: EVENT_TIME,
       eventData: { productId: 12345, productName: 'milk' },
     });
 
@@ -68,7 +74,16 @@ describe('a single event', () => {
     );
     expect(Array.isArray(req.body)).toBe(false);
     expect(standIn.accepted).toEqual([
-      { endpoint: 'track', bulk: false, event: { userId: '09331952921', eventName: 'addToCart', eventTime: EVENT_TIME, eventData: { productId: 12345, productName: 'milk' } } },
+      {
+        endpoint: 'track',
+        bulk: false,
+        event: {
+          userId: '09331952921',
+          eventName: 'addToCart',
+          eventTime: EVENT_TIME,
+          eventData: { productId: 12345, productName: 'milk' },
+        },
+      },
     ]);
   });
 
@@ -103,8 +118,8 @@ describe('trackMany', () => {
     const req = onlyRequest();
     expectChabokRequest(req, '/api/installations/track');
     expect(req.raw).toBe(
-      '[{"installationId":"123456789","eventName":"addToCart","eventTime":1575965328110,"eventData":{"productId":12345}},'
-        + '{"userId":"09120000000","eventName":"purchase","eventTime":1575965328111,"eventData":{}}]',
+      '[{"installationId":"123456789","eventName":"addToCart","eventTime":1575965328110,"eventData":{"productId":12345}},' +
+        '{"userId":"09120000000","eventName":"purchase","eventTime":1575965328111,"eventData":{}}]',
     );
     expect(standIn.accepted.map((a) => a.bulk)).toEqual([true, true]);
   });
@@ -116,7 +131,11 @@ describe('eventTime', () => {
 
     await tracking.track({ userId: 'u1', eventName: 'signedUp', eventTime: new Date('2020-02-06T12:12:25.408Z') });
 
-    expect(onlyRequest().body).toEqual({ userId: 'u1', eventName: 'signedUp', eventTime: Date.UTC(2020, 1, 6, 12, 12, 25, 408) });
+    expect(onlyRequest().body).toEqual({
+      userId: 'u1',
+      eventName: 'signedUp',
+      eventTime: Date.UTC(2020, 1, 6, 12, 12, 25, 408),
+    });
   });
 
   it('given as epoch milliseconds is kept exactly', async () => {
@@ -154,13 +173,33 @@ describe('eventData', () => {
     const iso = '2020-02-06T12:12:25.408Z';
 
     await tracking.track({
-      userId: 'u1', eventName: 'booked', eventTime: EVENT_TIME,
-      eventData: { at, tags: ['a', 'b'], slots: [at, { from: at }], trip: { leg: { departs: at } }, seats: 2, paid: true, note: null },
+      userId: 'u1',
+      eventName: 'booked',
+      eventTime: EVENT_TIME,
+      eventData: {
+        at,
+        tags: ['a', 'b'],
+        slots: [at, { from: at }],
+        trip: { leg: { departs: at } },
+        seats: 2,
+        paid: true,
+        note: null,
+      },
     });
 
     expect(onlyRequest().body).toEqual({
-      userId: 'u1', eventName: 'booked', eventTime: EVENT_TIME,
-      eventData: { at: iso, tags: ['a', 'b'], slots: [iso, { from: iso }], trip: { leg: { departs: iso } }, seats: 2, paid: true, note: null },
+      userId: 'u1',
+      eventName: 'booked',
+      eventTime: EVENT_TIME,
+      eventData: {
+        at: iso,
+        tags: ['a', 'b'],
+        slots: [iso, { from: iso }],
+        trip: { leg: { departs: iso } },
+        seats: 2,
+        paid: true,
+        note: null,
+      },
     });
   });
 });
@@ -169,11 +208,19 @@ describe('revenue events', () => {
   it('trackPurchase posts the named event with revenue and currency to /installations/trackPurchase', async () => {
     const tracking = await boot();
 
-    await tracking.trackPurchase({ userId: '42', eventName: 'checkout', eventTime: EVENT_TIME, revenue: 250000, currency: 'RIAL' });
+    await tracking.trackPurchase({
+      userId: '42',
+      eventName: 'checkout',
+      eventTime: EVENT_TIME,
+      revenue: 250000,
+      currency: 'RIAL',
+    });
 
     const req = onlyRequest();
     expectChabokRequest(req, '/api/installations/trackPurchase');
-    expect(req.raw).toBe('{"userId":"42","eventName":"checkout","eventTime":1575965328110,"revenue":250000,"currency":"RIAL"}');
+    expect(req.raw).toBe(
+      '{"userId":"42","eventName":"checkout","eventTime":1575965328110,"revenue":250000,"currency":"RIAL"}',
+    );
   });
 
   it('trackRevenue posts revenue and currency, without eventName, to /installations/trackRevenue', async () => {
@@ -220,7 +267,8 @@ describe('baseUrl', () => {
   it('keeps its path prefix (a gateway mounted under /gateway/chabok)', async () => {
     const prefix = '/gateway/chabok/api';
     // The stand-in plays a gateway that forwards everything under the prefix to Chabok.
-    standIn.fault = (req) => (req.path.startsWith(`${prefix}/`) ? { accept: true, status: 200, body: '{"ok":true}' } : undefined);
+    standIn.fault = (req) =>
+      req.path.startsWith(`${prefix}/`) ? { accept: true, status: 200, body: '{"ok":true}' } : undefined;
     const tracking = await boot({ baseUrl: standIn.baseUrl.replace(/\/api$/, prefix) });
 
     await tracking.track({ userId: 'u1', eventName: 'a', eventTime: EVENT_TIME });
@@ -239,18 +287,26 @@ describe('Chabok hosts (resolved only; never contacted here)', () => {
   }
 
   it("environment: 'sandbox' sends to the sandbox host", async () => {
-    await expect(resolvedBaseUrl({ environment: 'sandbox', accessToken: TOKEN })).resolves.toBe('https://sandbox.push.adpdigital.com/api');
+    await expect(resolvedBaseUrl({ environment: 'sandbox', accessToken: TOKEN })).resolves.toBe(
+      'https://sandbox.push.adpdigital.com/api',
+    );
   });
 
-  it('appId sends to the app\'s production host', async () => {
-    await expect(resolvedBaseUrl({ appId: 'myapp', accessToken: TOKEN })).resolves.toBe('https://myapp.push.adpdigital.com/api');
+  it("appId sends to the app's production host", async () => {
+    await expect(resolvedBaseUrl({ appId: 'myapp', accessToken: TOKEN })).resolves.toBe(
+      'https://myapp.push.adpdigital.com/api',
+    );
   });
 
   it("appId with environment: 'production' sends to the same production host", async () => {
-    await expect(resolvedBaseUrl({ appId: 'myapp', environment: 'production', accessToken: TOKEN })).resolves.toBe('https://myapp.push.adpdigital.com/api');
+    await expect(resolvedBaseUrl({ appId: 'myapp', environment: 'production', accessToken: TOKEN })).resolves.toBe(
+      'https://myapp.push.adpdigital.com/api',
+    );
   });
 
   it('baseUrl overrides both', async () => {
-    await expect(resolvedBaseUrl({ appId: 'myapp', environment: 'sandbox', baseUrl: standIn.baseUrl, accessToken: TOKEN })).resolves.toBe(standIn.baseUrl);
+    await expect(
+      resolvedBaseUrl({ appId: 'myapp', environment: 'sandbox', baseUrl: standIn.baseUrl, accessToken: TOKEN }),
+    ).resolves.toBe(standIn.baseUrl);
   });
 });

@@ -20,7 +20,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, 
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -105,7 +105,11 @@ function run(cmd, args, { cwd, timeoutMs, env = childEnv() }) {
     child.stderr.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => {
       killTree(child, 'SIGKILL');
-      reject(new CheckError(`\`${cmd} ${args.join(' ')}\` did not finish within ${timeoutMs / 1000} s\n${tail(stdout + stderr)}`));
+      reject(
+        new CheckError(
+          `\`${cmd} ${args.join(' ')}\` did not finish within ${timeoutMs / 1000} s\n${tail(stdout + stderr)}`,
+        ),
+      );
     }, timeoutMs);
     child.on('error', (error) => {
       clearTimeout(timer);
@@ -124,14 +128,20 @@ function run(cmd, args, { cwd, timeoutMs, env = childEnv() }) {
 async function step(label, cmd, args, options) {
   const t = Date.now();
   const result = await run(cmd, args, options);
-  check(result.code === 0, `${label}: \`${cmd} ${args.join(' ')}\` exited ${result.code}\n${tail(result.stdout + result.stderr)}`);
+  check(
+    result.code === 0,
+    `${label}: \`${cmd} ${args.join(' ')}\` exited ${result.code}\n${tail(result.stdout + result.stderr)}`,
+  );
   console.log(`  ok   ${label} (${seconds(t)})`);
   return result;
 }
 
 function tail(text, lines = 40) {
   const all = String(text).trimEnd().split('\n');
-  return all.slice(-lines).map((l) => `       | ${l}`).join('\n');
+  return all
+    .slice(-lines)
+    .map((l) => `       | ${l}`)
+    .join('\n');
 }
 
 function readJson(file) {
@@ -191,7 +201,8 @@ const tinySemver = {
   },
 };
 
-const satisfies = (version, range) => (semver ? semver.satisfies(version, range) : tinySemver.satisfies(version, range));
+const satisfies = (version, range) =>
+  semver ? semver.satisfies(version, range) : tinySemver.satisfies(version, range);
 const subset = (sub, dom) => (semver ? semver.subset(sub, dom) : tinySemver.subset(sub, dom));
 
 // ---------------------------------------------------------------------------------------
@@ -221,17 +232,25 @@ const FORBIDDEN = [
 ];
 
 async function packAndCheck(tmp) {
-  check(existsSync(join(ROOT, 'dist/index.js')) && existsSync(join(ROOT, 'dist/cjs/index.js')), 'dist/ is not built: run `npm run build` first');
+  check(
+    existsSync(join(ROOT, 'dist/index.js')) && existsSync(join(ROOT, 'dist/cjs/index.js')),
+    'dist/ is not built: run `npm run build` first',
+  );
 
   const packDir = join(tmp, 'pack');
   mkdirSync(packDir, { recursive: true });
   const t = Date.now();
-  const packed = await step('npm pack', NPM, ['pack', '--json', '--pack-destination', packDir], { cwd: ROOT, timeoutMs: LIMITS.pack });
+  const packed = await step('npm pack', NPM, ['pack', '--json', '--pack-destination', packDir], {
+    cwd: ROOT,
+    timeoutMs: LIMITS.pack,
+  });
   const info = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('[')))[0];
   const tarball = join(packDir, info.filename);
   check(existsSync(tarball), `npm pack reported ${info.filename} but it is not in ${packDir}`);
   const files = new Set(info.files.map((f) => f.path.replace(/^\.\//, '')));
-  console.log(`       ${info.filename}: ${files.size} files, ${(info.size / 1024).toFixed(1)} KiB packed (${seconds(t)})`);
+  console.log(
+    `       ${info.filename}: ${files.size} files, ${(info.size / 1024).toFixed(1)} KiB packed (${seconds(t)})`,
+  );
 
   // Read the package as a user receives it, from the tarball itself.
   const unpacked = join(tmp, 'unpacked');
@@ -252,60 +271,91 @@ async function packAndCheck(tmp) {
   if (targets.length === 0) problems.push('package.json has no "exports" targets');
   for (const { trail, target } of targets) {
     if (!target.startsWith('./')) problems.push(`exports ${trail}: "${target}" does not start with ./`);
-    else if (target.includes('*')) problems.push(`exports ${trail}: "${target}" is a pattern; this test checks files only`);
+    else if (target.includes('*'))
+      problems.push(`exports ${trail}: "${target}" is a pattern; this test checks files only`);
     else if (!files.has(target.slice(2))) problems.push(`exports ${trail}: ${target} is not in the tarball`);
   }
   for (const subpath of ['.', './testing', './health']) {
     for (const condition of ['import', 'require']) {
       const entry = pkg.exports?.[subpath]?.[condition];
-      if (!entry?.types || !entry?.default) problems.push(`exports["${subpath}"].${condition} lacks "types" or "default"`);
+      if (!entry?.types || !entry?.default)
+        problems.push(`exports["${subpath}"].${condition} lacks "types" or "default"`);
       else {
         const isCjs = entry.default.startsWith('./dist/cjs/');
-        if (condition === 'require' && !isCjs) problems.push(`exports["${subpath}"].require points outside dist/cjs/: ${entry.default}`);
-        if (condition === 'import' && isCjs) problems.push(`exports["${subpath}"].import points into dist/cjs/: ${entry.default}`);
+        if (condition === 'require' && !isCjs)
+          problems.push(`exports["${subpath}"].require points outside dist/cjs/: ${entry.default}`);
+        if (condition === 'import' && isCjs)
+          problems.push(`exports["${subpath}"].import points into dist/cjs/: ${entry.default}`);
         if (entry.types.replace(/\.d\.ts$/, '.js') !== entry.default) {
           problems.push(`exports["${subpath}"].${condition}: types ${entry.types} is not beside ${entry.default}`);
         }
       }
       // "types" must come first within a condition object, or TypeScript ignores it.
-      if (entry && Object.keys(entry)[0] !== 'types') problems.push(`exports["${subpath}"].${condition}: "types" is not the first key`);
+      if (entry && Object.keys(entry)[0] !== 'types')
+        problems.push(`exports["${subpath}"].${condition}: "types" is not the first key`);
     }
   }
 
   // (2) main / types / module / typesVersions targets are shipped.
   for (const field of ['main', 'types', 'module']) {
-    if (pkg[field] !== undefined && !files.has(pkg[field].replace(/^\.\//, ''))) problems.push(`"${field}": ${pkg[field]} is not in the tarball`);
+    if (pkg[field] !== undefined && !files.has(pkg[field].replace(/^\.\//, '')))
+      problems.push(`"${field}": ${pkg[field]} is not in the tarball`);
   }
   for (const [range, map] of Object.entries(pkg.typesVersions ?? {})) {
     for (const [key, list] of Object.entries(map)) {
       for (const target of list) {
-        if (!files.has(target.replace(/^\.\//, ''))) problems.push(`typesVersions["${range}"]["${key}"]: ${target} is not in the tarball`);
+        if (!files.has(target.replace(/^\.\//, '')))
+          problems.push(`typesVersions["${range}"]["${key}"]: ${target} is not in the tarball`);
       }
     }
   }
 
   // (3) what ships: what users need, nothing of the repo's own.
-  for (const needed of ['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/cjs/package.json']) {
+  for (const needed of [
+    'package.json',
+    'README.md',
+    'dist/index.js',
+    'dist/index.d.ts',
+    'dist/cjs/index.js',
+    'dist/cjs/index.d.ts',
+    'dist/cjs/package.json',
+  ]) {
     if (!files.has(needed)) problems.push(`${needed} is not in the tarball`);
   }
   const shippedWrongly = new Map(); // what must not ship -> files that do
   for (const file of files) {
     const forbidden = FORBIDDEN.find(([pattern]) => pattern.test(file));
-    const other = !file.startsWith('dist/') && !['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE', 'LICENSE.md'].includes(file);
-    const reason = forbidden ? `${forbidden[1]} must not ship` : other ? 'only dist/, package.json, README.md, CHANGELOG.md and LICENSE ship' : undefined;
+    const other =
+      !file.startsWith('dist/') &&
+      !['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE', 'LICENSE.md'].includes(file);
+    const reason = forbidden
+      ? `${forbidden[1]} must not ship`
+      : other
+        ? 'only dist/, package.json, README.md, CHANGELOG.md and LICENSE ship'
+        : undefined;
     if (reason) shippedWrongly.set(reason, [...(shippedWrongly.get(reason) ?? []), file]);
   }
   for (const [reason, list] of shippedWrongly) {
-    problems.push(`${reason}, but ${list.length} file(s) do: ${list.slice(0, 5).join(', ')}${list.length > 5 ? ', ...' : ''}`);
+    problems.push(
+      `${reason}, but ${list.length} file(s) do: ${list.slice(0, 5).join(', ')}${list.length > 5 ? ', ...' : ''}`,
+    );
   }
-  if (pkg.license && !files.has('LICENSE') && !files.has('LICENSE.md')) problems.push(`"license": "${pkg.license}" but no LICENSE file ships`);
+  if (pkg.license && !files.has('LICENSE') && !files.has('LICENSE.md'))
+    problems.push(`"license": "${pkg.license}" but no LICENSE file ships`);
 
   // (4) the CJS build: complete, and marked CommonJS inside a "type": "module" package.
-  const cjsMarker = existsSync(join(pkgDir, 'dist/cjs/package.json')) ? readJson(join(pkgDir, 'dist/cjs/package.json')) : undefined;
-  if (cjsMarker?.type !== 'commonjs') problems.push(`dist/cjs/package.json is ${JSON.stringify(cjsMarker)}, not {"type":"commonjs"}`);
-  const esmJs = [...files].filter((f) => f.startsWith('dist/') && !f.startsWith('dist/cjs/') && /\.(js|d\.ts)$/.test(f));
+  const cjsMarker = existsSync(join(pkgDir, 'dist/cjs/package.json'))
+    ? readJson(join(pkgDir, 'dist/cjs/package.json'))
+    : undefined;
+  if (cjsMarker?.type !== 'commonjs')
+    problems.push(`dist/cjs/package.json is ${JSON.stringify(cjsMarker)}, not {"type":"commonjs"}`);
+  const esmJs = [...files].filter(
+    (f) => f.startsWith('dist/') && !f.startsWith('dist/cjs/') && /\.(js|d\.ts)$/.test(f),
+  );
   const cjsJs = new Set([...files].filter((f) => f.startsWith('dist/cjs/') && /\.(js|d\.ts)$/.test(f)));
-  for (const f of esmJs) if (!cjsJs.has(f.replace(/^dist\//, 'dist/cjs/'))) problems.push(`${f} has no CommonJS twin dist/cjs/${f.slice(5)}`);
+  for (const f of esmJs)
+    if (!cjsJs.has(f.replace(/^dist\//, 'dist/cjs/')))
+      problems.push(`${f} has no CommonJS twin dist/cjs/${f.slice(5)}`);
   for (const f of cjsJs) if (!files.has(f.replace(/^dist\/cjs\//, 'dist/'))) problems.push(`${f} has no ESM twin`);
   for (const f of cjsJs) {
     if (!f.endsWith('.js')) continue;
@@ -315,7 +365,8 @@ async function packAndCheck(tmp) {
   for (const f of esmJs) {
     if (!f.endsWith('.js')) continue;
     const text = readFileSync(join(pkgDir, f), 'utf8');
-    if (/\brequire\(|exports\.\w+\s*=|Object\.defineProperty\(exports/.test(text)) problems.push(`${f} contains CommonJS syntax`);
+    if (/\brequire\(|exports\.\w+\s*=|Object\.defineProperty\(exports/.test(text))
+      problems.push(`${f} contains CommonJS syntax`);
   }
 
   // (5) source maps: every source they name is shipped or inlined (sourcesContent).
@@ -324,12 +375,16 @@ async function packAndCheck(tmp) {
     if (!f.endsWith('.js.map')) continue;
     const map = readJson(join(pkgDir, f));
     map.sources.forEach((source, i) => {
-      const shipped = join(dirname(f), map.sourceRoot ?? '', source).split(sep).join('/');
+      const shipped = join(dirname(f), map.sourceRoot ?? '', source)
+        .split(sep)
+        .join('/');
       if (typeof map.sourcesContent?.[i] !== 'string' && !files.has(shipped)) brokenMaps.push(`${f} -> ${shipped}`);
     });
   }
   if (brokenMaps.length > 0) {
-    problems.push(`${brokenMaps.length} source map(s) name sources that are neither shipped nor inlined: ${brokenMaps.slice(0, 3).join(', ')}${brokenMaps.length > 3 ? ', ...' : ''}`);
+    problems.push(
+      `${brokenMaps.length} source map(s) name sources that are neither shipped nor inlined: ${brokenMaps.slice(0, 3).join(', ')}${brokenMaps.length > 3 ? ', ...' : ''}`,
+    );
   }
 
   // (6) peers cover the fixture apps' Nest majors (and their other peers); engines.node.
@@ -341,15 +396,20 @@ async function packAndCheck(tmp) {
       if (!deps[name]) problems.push(`${app} does not depend on ${name}`);
     }
     for (const [name, range] of Object.entries(deps)) {
-      if (peers[name] && !subset(range, peers[name])) problems.push(`${app} uses ${name}@${range}, not covered by the peer range "${peers[name]}"`);
+      if (peers[name] && !subset(range, peers[name]))
+        problems.push(`${app} uses ${name}@${range}, not covered by the peer range "${peers[name]}"`);
     }
   }
   if (!pkg.engines?.node) problems.push('package.json has no engines.node');
-  else if (!satisfies(process.version, pkg.engines.node)) problems.push(`engines.node "${pkg.engines.node}" is not satisfied by ${process.version}`);
+  else if (!satisfies(process.version, pkg.engines.node))
+    problems.push(`engines.node "${pkg.engines.node}" is not satisfied by ${process.version}`);
 
-  const summary = problems.length === 0 ? undefined : `the tarball has problems:\n${problems.map((p) => `       - ${p}`).join('\n')}`;
+  const summary =
+    problems.length === 0 ? undefined : `the tarball has problems:\n${problems.map((p) => `       - ${p}`).join('\n')}`;
   if (summary) return { tarball, pkg, problems: summary };
-  console.log(`  ok   tarball: ${targets.length} exports targets shipped, only dist/ + docs, CJS build complete, peers cover Nest ${ALL_APPS.map((a) => a.slice(4, 6)).join(' and ')}, node ${process.version} within "${pkg.engines.node}"${semver ? '' : ' (tiny semver fallback)'}`);
+  console.log(
+    `  ok   tarball: ${targets.length} exports targets shipped, only dist/ + docs, CJS build complete, peers cover Nest ${ALL_APPS.map((a) => a.slice(4, 6)).join(' and ')}, node ${process.version} within "${pkg.engines.node}"${semver ? '' : ' (tiny semver fallback)'}`,
+  );
   return { tarball, pkg, problems: undefined };
 }
 
@@ -390,7 +450,9 @@ function startStandIn() {
   const events = () =>
     requests
       .filter((r) => r.status === 200)
-      .flatMap((r) => (Array.isArray(r.body) ? r.body : [r.body]).map((event) => ({ path: r.path, headers: r.headers, event })));
+      .flatMap((r) =>
+        (Array.isArray(r.body) ? r.body : [r.body]).map((event) => ({ path: r.path, headers: r.headers, event })),
+      );
 
   return new Promise((resolvePromise, reject) => {
     server.once('error', reject);
@@ -413,7 +475,11 @@ function startStandIn() {
             };
             waiter.timer = setTimeout(() => {
               waiters.delete(waiter);
-              fail(new CheckError(`the stand-in got ${events().length} of ${n} events within ${timeoutMs / 1000} s; requests: ${JSON.stringify(requests.map((r) => `${r.method} ${r.path} -> ${r.status}`))}`));
+              fail(
+                new CheckError(
+                  `the stand-in got ${events().length} of ${n} events within ${timeoutMs / 1000} s; requests: ${JSON.stringify(requests.map((r) => `${r.method} ${r.path} -> ${r.status}`))}`,
+                ),
+              );
             }, timeoutMs);
             waiters.add(waiter);
             if (waiter.check()) waiter.done();
@@ -435,7 +501,12 @@ function startStandIn() {
 
 /** Starts the built app; resolves once it printed its READY line. */
 function startApp(cwd, entry, env) {
-  const child = spawn(process.execPath, ['--enable-source-maps', entry], { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--enable-source-maps', entry], {
+    cwd,
+    env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.add(child);
   const app = { child, output: '', exited: undefined };
   const exited = new Promise((done) => {
@@ -451,7 +522,10 @@ function startApp(cwd, entry, env) {
   child.stderr.on('data', (d) => (app.output += d));
 
   const ready = new Promise((done, fail) => {
-    const timer = setTimeout(() => fail(new CheckError(`the app printed no READY line within ${LIMITS.ready / 1000} s\n${tail(app.output)}`)), LIMITS.ready);
+    const timer = setTimeout(
+      () => fail(new CheckError(`the app printed no READY line within ${LIMITS.ready / 1000} s\n${tail(app.output)}`)),
+      LIMITS.ready,
+    );
     const onData = () => {
       const m = /^READY port=(\d+) module=(\S+) testing=(\S+)/m.exec(app.output);
       if (m) {
@@ -510,16 +584,28 @@ async function checkApp(name, tmp, tarball, pkg) {
 
   // Peers against what npm really installed in the app.
   const installed = {};
-  for (const dep of Object.keys(appPkg.dependencies)) installed[dep] = readJson(join(appDir, 'node_modules', dep, 'package.json')).version;
+  for (const dep of Object.keys(appPkg.dependencies))
+    installed[dep] = readJson(join(appDir, 'node_modules', dep, 'package.json')).version;
   for (const [dep, version] of Object.entries(installed)) {
     const range = pkg.peerDependencies?.[dep];
-    check(!range || satisfies(version, range), `${dep}@${version} installed in ${name} is outside the peer range "${range}"`);
+    check(
+      !range || satisfies(version, range),
+      `${dep}@${version} installed in ${name} is outside the peer range "${range}"`,
+    );
   }
-  console.log(`       installed: ${['@nestjs/core', '@nestjs/axios', 'class-validator', 'axios'].map((d) => `${d}@${installed[d]}`).join(', ')}`);
+  console.log(
+    `       installed: ${['@nestjs/core', '@nestjs/axios', 'class-validator', 'axios'].map((d) => `${d}@${installed[d]}`).join(', ')}`,
+  );
 
-  await step('npm install --no-save <tarball>', NPM, ['install', '--no-save', ...NPM_FLAGS, tarball], { cwd: appDir, timeoutMs: LIMITS.npmInstall });
+  await step('npm install --no-save <tarball>', NPM, ['install', '--no-save', ...NPM_FLAGS, tarball], {
+    cwd: appDir,
+    timeoutMs: LIMITS.npmInstall,
+  });
   const libDir = join(appDir, 'node_modules', 'nestjs-chabok');
-  check(readJson(join(libDir, 'package.json')).version === pkg.version, `node_modules/nestjs-chabok is not the packed version ${pkg.version}`);
+  check(
+    readJson(join(libDir, 'package.json')).version === pkg.version,
+    `node_modules/nestjs-chabok is not the packed version ${pkg.version}`,
+  );
   check(!existsSync(join(libDir, 'src')), 'the installed package has a src/ folder');
 
   // The exports map, as node resolves it from the app: import -> dist/, require -> dist/cjs/.
@@ -531,31 +617,59 @@ async function checkApp(name, tmp, tarball, pkg) {
     'nestjs-chabok/package.json': ['package.json', 'package.json'],
   };
   for (const [specifier, [importPath, requirePath]] of Object.entries(expected)) {
-    check(paths[specifier].import === join(libDir, importPath), `import '${specifier}' resolved to ${paths[specifier].import}, expected ${join(libDir, importPath)}`);
-    check(paths[specifier].require === join(libDir, requirePath), `require('${specifier}') resolved to ${paths[specifier].require}, expected ${join(libDir, requirePath)}`);
+    check(
+      paths[specifier].import === join(libDir, importPath),
+      `import '${specifier}' resolved to ${paths[specifier].import}, expected ${join(libDir, importPath)}`,
+    );
+    check(
+      paths[specifier].require === join(libDir, requirePath),
+      `require('${specifier}') resolved to ${paths[specifier].require}, expected ${join(libDir, requirePath)}`,
+    );
   }
   console.log('  ok   node resolves ., ./testing, ./health: import -> dist/, require -> dist/cjs/');
 
   // Typecheck with every tsconfig the app has (tsconfig.json is the starter's).
-  const tsconfigs = readdirSync(appDir).filter((f) => /^tsconfig.*\.json$/.test(f)).sort();
+  const tsconfigs = readdirSync(appDir)
+    .filter((f) => /^tsconfig.*\.json$/.test(f))
+    .sort();
   for (const tsconfig of tsconfigs) {
     const config = readJson(join(appDir, tsconfig)).compilerOptions ?? {};
     const mode = `module ${config.module ?? '(inherited)'}, moduleResolution ${config.moduleResolution ?? '(inherited)'}`;
-    await step(`typecheck ${tsconfig} (${mode})`, 'npx', ['tsc', '--noEmit', '-p', tsconfig], { cwd: appDir, timeoutMs: LIMITS.tsc });
+    await step(`typecheck ${tsconfig} (${mode})`, 'npx', ['tsc', '--noEmit', '-p', tsconfig], {
+      cwd: appDir,
+      timeoutMs: LIMITS.tsc,
+    });
   }
   // The starter skips lib checks, which would turn a broken .d.ts into silent `any`s: check
   // the shipped declarations themselves against this app's Nest once.
-  await step('typecheck tsconfig.json --skipLibCheck false (the shipped .d.ts against this Nest)', 'npx', ['tsc', '--noEmit', '-p', 'tsconfig.json', '--skipLibCheck', 'false'], { cwd: appDir, timeoutMs: LIMITS.tsc });
+  await step(
+    'typecheck tsconfig.json --skipLibCheck false (the shipped .d.ts against this Nest)',
+    'npx',
+    ['tsc', '--noEmit', '-p', 'tsconfig.json', '--skipLibCheck', 'false'],
+    { cwd: appDir, timeoutMs: LIMITS.tsc },
+  );
   await step('build (tsc -p .)', 'npx', ['tsc', '-p', '.'], { cwd: appDir, timeoutMs: LIMITS.tsc });
   const entry = appPkg.main;
   check(existsSync(join(appDir, entry)), `the build did not emit ${entry}`);
   const emitted = readFileSync(join(appDir, entry), 'utf8');
-  if (esm) check(/from ['"]nestjs-chabok['"]/.test(emitted) && !/require\(/.test(emitted), `${entry} is not ESM importing 'nestjs-chabok'`);
-  else check(/require\(["']nestjs-chabok["']\)/.test(emitted) && /require\(["']nestjs-chabok\/testing["']\)/.test(emitted), `${entry} does not require('nestjs-chabok') and require('nestjs-chabok/testing')`);
+  if (esm)
+    check(
+      /from ['"]nestjs-chabok['"]/.test(emitted) && !/require\(/.test(emitted),
+      `${entry} is not ESM importing 'nestjs-chabok'`,
+    );
+  else
+    check(
+      /require\(["']nestjs-chabok["']\)/.test(emitted) && /require\(["']nestjs-chabok\/testing["']\)/.test(emitted),
+      `${entry} does not require('nestjs-chabok') and require('nestjs-chabok/testing')`,
+    );
 
   // Run it against the stand-in.
   const standIn = await startStandIn();
-  const { app, ready } = startApp(appDir, entry, childEnv({ CHABOK_BASE_URL: standIn.baseUrl, CHABOK_ACCESS_TOKEN: TOKEN, PORT: '0', NODE_ENV: 'production' }));
+  const { app, ready } = startApp(
+    appDir,
+    entry,
+    childEnv({ CHABOK_BASE_URL: standIn.baseUrl, CHABOK_ACCESS_TOKEN: TOKEN, PORT: '0', NODE_ENV: 'production' }),
+  );
   let failure;
   try {
     const { port, module, testing } = await ready;
@@ -567,27 +681,48 @@ async function checkApp(name, tmp, tarball, pkg) {
     const device = `device-${name}`;
     const user = `user-${name}`;
     const added = await post(port, '/cart/items', { 'x-chabok-installation-id': device }, { productId: 7 });
-    check(added.status === 201 && JSON.parse(added.body).productId === 7, `POST /cart/items answered ${added.status} ${added.body}`);
+    check(
+      added.status === 201 && JSON.parse(added.body).productId === 7,
+      `POST /cart/items answered ${added.status} ${added.body}`,
+    );
     const checkout = await post(port, '/cart/checkout', { 'x-user-id': user }, {});
     check(checkout.status === 201, `POST /cart/checkout answered ${checkout.status} ${checkout.body}`);
 
     const events = await standIn.waitForEvents(2, LIMITS.events);
     const after = Date.now();
-    check(events.length === 2, `expected 2 events at the stand-in, got ${events.length}: ${JSON.stringify(events.map((e) => e.event))}`);
+    check(
+      events.length === 2,
+      `expected 2 events at the stand-in, got ${events.length}: ${JSON.stringify(events.map((e) => e.event))}`,
+    );
     const byName = Object.fromEntries(events.map((e) => [e.event.eventName, e]));
 
     const decorated = byName.addToCart;
     check(decorated, `no addToCart event arrived: ${JSON.stringify(events.map((e) => e.event))}`);
     check(decorated.path === '/api/installations/track', `addToCart was posted to ${decorated.path}`);
     check(decorated.headers['x-access-token'] === TOKEN, 'addToCart did not carry the access token in X-Access-Token');
-    check(/^application\/json/.test(decorated.headers['content-type'] ?? ''), `addToCart content-type was ${decorated.headers['content-type']}`);
-    checkEvent('addToCart', decorated.event, { installationId: device, eventName: 'addToCart', eventData: { productId: 7 } }, before, after);
+    check(
+      /^application\/json/.test(decorated.headers['content-type'] ?? ''),
+      `addToCart content-type was ${decorated.headers['content-type']}`,
+    );
+    checkEvent(
+      'addToCart',
+      decorated.event,
+      { installationId: device, eventName: 'addToCart', eventData: { productId: 7 } },
+      before,
+      after,
+    );
 
     const injected = byName.checkout;
     check(injected, `no checkout event arrived: ${JSON.stringify(events.map((e) => e.event))}`);
     check(injected.path === '/api/installations/track', `checkout was posted to ${injected.path}`);
     check(injected.headers['x-access-token'] === TOKEN, 'checkout did not carry the access token in X-Access-Token');
-    checkEvent('checkout', injected.event, { userId: user, eventName: 'checkout', eventData: { items: 1 } }, before, after);
+    checkEvent(
+      'checkout',
+      injected.event,
+      { userId: user, eventName: 'checkout', eventData: { items: 1 } },
+      before,
+      after,
+    );
     console.log('  ok   @TrackEvent() and EventTrackingService events reached the stand-in with the right fields');
   } catch (error) {
     failure = error;
@@ -601,7 +736,10 @@ async function checkApp(name, tmp, tarball, pkg) {
   if (failure) throw failure; // the first failure is the one worth reading
   check(wasRunning, `the app exited on its own before it was stopped\n${tail(app.output)}`);
   check(exit, `the app did not exit within ${LIMITS.exit / 1000} s of SIGTERM\n${tail(app.output)}`);
-  check(exit.code === 0 || exit.signal === 'SIGTERM', `the app exited with code ${exit.code}, signal ${exit.signal} on SIGTERM\n${tail(app.output)}`);
+  check(
+    exit.code === 0 || exit.signal === 'SIGTERM',
+    `the app exited with code ${exit.code}, signal ${exit.signal} on SIGTERM\n${tail(app.output)}`,
+  );
   check(!app.output.includes(TOKEN), 'the access token appears in the app output');
   console.log('  ok   app stopped on SIGTERM; the access token never appeared in its output');
 }
@@ -609,12 +747,20 @@ async function checkApp(name, tmp, tarball, pkg) {
 function checkEvent(label, event, expected, before, after) {
   const keys = Object.keys(event).sort();
   const wanted = [...Object.keys(expected), 'eventTime'].sort();
-  check(JSON.stringify(keys) === JSON.stringify(wanted), `${label}: fields ${keys.join(',')}, expected ${wanted.join(',')} (${JSON.stringify(event)})`);
+  check(
+    JSON.stringify(keys) === JSON.stringify(wanted),
+    `${label}: fields ${keys.join(',')}, expected ${wanted.join(',')} (${JSON.stringify(event)})`,
+  );
   for (const [key, value] of Object.entries(expected)) {
-    check(JSON.stringify(event[key]) === JSON.stringify(value), `${label}.${key} is ${JSON.stringify(event[key])}, expected ${JSON.stringify(value)}`);
+    check(
+      JSON.stringify(event[key]) === JSON.stringify(value),
+      `${label}.${key} is ${JSON.stringify(event[key])}, expected ${JSON.stringify(value)}`,
+    );
   }
-  check(Number.isInteger(event.eventTime) && event.eventTime >= before - 1000 && event.eventTime <= after + 1000,
-    `${label}.eventTime ${event.eventTime} is not epoch ms between the request and its arrival`);
+  check(
+    Number.isInteger(event.eventTime) && event.eventTime >= before - 1000 && event.eventTime <= after + 1000,
+    `${label}.eventTime ${event.eventTime} is not epoch ms between the request and its arrival`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------

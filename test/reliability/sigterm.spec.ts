@@ -57,11 +57,14 @@ async function startChild(standIn: ChabokStandIn): Promise<Child> {
 /** One POST; resolves with the status, or 0 when the connection failed. Bounded by a timeout. */
 function post(port: number, path: string, headers: Record<string, string>): Promise<number> {
   return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'POST', headers, agent: false, timeout: 5_000 }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-      res.on('error', () => resolve(0));
-    });
+    const req = request(
+      { host: '127.0.0.1', port, path, method: 'POST', headers, agent: false, timeout: 5_000 },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', () => resolve(0));
+      },
+    );
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(0));
     req.end();
@@ -73,7 +76,8 @@ describe('SIGTERM while the app is under load', () => {
   let child: Child | undefined;
 
   beforeAll(async () => {
-    if (!existsSync(FIXTURE)) throw new Error(`${FIXTURE} is missing: run \`npm run build && npm run build:fixtures\` first`);
+    if (!existsSync(FIXTURE))
+      throw new Error(`${FIXTURE} is missing: run \`npm run build && npm run build:fixtures\` first`);
     standIn = await startStandIn();
   });
 
@@ -124,8 +128,12 @@ describe('SIGTERM while the app is under load', () => {
     const arrived = new Map<string, number>();
     for (const event of standIn.events('track')) {
       const seq = (event.eventData as { seq: number }).seq;
-      const kind: Kind | undefined = event.eventName === 'orderPlaced' && event.installationId === `device-${seq}` ? 'orders'
-        : event.eventName === 'pageVisited' && event.userId === `visitor-${seq}` ? 'visits' : undefined;
+      const kind: Kind | undefined =
+        event.eventName === 'orderPlaced' && event.installationId === `device-${seq}`
+          ? 'orders'
+          : event.eventName === 'pageVisited' && event.userId === `visitor-${seq}`
+            ? 'visits'
+            : undefined;
       const key = `${kind ?? `unexpected ${JSON.stringify(event)}`}/${seq}`;
       arrived.set(key, (arrived.get(key) ?? 0) + 1);
     }

@@ -70,12 +70,24 @@ export interface LogLine {
 export class RecordingLogger implements LoggerService {
   readonly lines: LogLine[] = [];
 
-  log(message: unknown, ...params: unknown[]): void { this.record('log', message, params); }
-  error(message: unknown, ...params: unknown[]): void { this.record('error', message, params); }
-  warn(message: unknown, ...params: unknown[]): void { this.record('warn', message, params); }
-  debug(message: unknown, ...params: unknown[]): void { this.record('debug', message, params); }
-  verbose(message: unknown, ...params: unknown[]): void { this.record('verbose', message, params); }
-  fatal(message: unknown, ...params: unknown[]): void { this.record('fatal', message, params); }
+  log(message: unknown, ...params: unknown[]): void {
+    this.record('log', message, params);
+  }
+  error(message: unknown, ...params: unknown[]): void {
+    this.record('error', message, params);
+  }
+  warn(message: unknown, ...params: unknown[]): void {
+    this.record('warn', message, params);
+  }
+  debug(message: unknown, ...params: unknown[]): void {
+    this.record('debug', message, params);
+  }
+  verbose(message: unknown, ...params: unknown[]): void {
+    this.record('verbose', message, params);
+  }
+  fatal(message: unknown, ...params: unknown[]): void {
+    this.record('fatal', message, params);
+  }
 
   /** Lines logged under one context (the library logs under `Chabok`). */
   withContext(context: string): LogLine[] {
@@ -118,12 +130,20 @@ export const nestLogs = new RecordingLogger();
 
 /** Builds, initialises and starts the app on 127.0.0.1, port 0, with ChabokModule pointing at a fresh stand-in. */
 export async function startApp(adapter: HttpAdapterName, options: AppHarnessOptions = {}): Promise<AppHarness> {
-  const standIn = await ChabokStandIn.start({ accessToken: `e2e-token-${randomBytes(12).toString('hex')}`, ...options.standIn });
+  const standIn = await ChabokStandIn.start({
+    accessToken: `e2e-token-${randomBytes(12).toString('hex')}`,
+    ...options.standIn,
+  });
   let app: INestApplication | undefined;
   try {
     const moduleRef = await Test.createTestingModule({
       imports: [
-        ChabokModule.forRoot({ baseUrl: standIn.baseUrl, accessToken: standIn.accessToken, ...HARNESS_CHABOK_DEFAULTS, ...options.chabok }),
+        ChabokModule.forRoot({
+          baseUrl: standIn.baseUrl,
+          accessToken: standIn.accessToken,
+          ...HARNESS_CHABOK_DEFAULTS,
+          ...options.chabok,
+        }),
         ...(options.imports ?? []),
       ],
       controllers: options.controllers ?? [],
@@ -131,9 +151,10 @@ export async function startApp(adapter: HttpAdapterName, options: AppHarnessOpti
     })
       .setLogger(nestLogs)
       .compile();
-    app = adapter === 'fastify'
-      ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter())
-      : moduleRef.createNestApplication(new ExpressAdapter());
+    app =
+      adapter === 'fastify'
+        ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter())
+        : moduleRef.createNestApplication(new ExpressAdapter());
     await app.init();
     if (adapter === 'fastify') await (app as NestFastifyApplication).getHttpAdapter().getInstance().ready();
     await app.listen(0, '127.0.0.1');

@@ -18,9 +18,13 @@ export class RedisServer {
 
   static async start(port?: number): Promise<RedisServer> {
     const chosen = port ?? (await freePort());
-    const child = spawn('redis-server', ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      'redis-server',
+      ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     await waitForReady(child, chosen);
     return new RedisServer(chosen, child);
   }

@@ -7,10 +7,18 @@
 import type { LoggerService } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import {
-  ChabokModule, EventTrackingService,
-  type ChabokFailure, type ChabokModuleOptions, type ChabokStats,
+  ChabokModule,
+  EventTrackingService,
+  type ChabokFailure,
+  type ChabokModuleOptions,
+  type ChabokStats,
 } from '../../src/index.js';
-import { ChabokStandIn, type FaultHandler, type RecordedRequest, type StandInEndpoint } from '../../stand-in/chabok-stand-in.js';
+import {
+  ChabokStandIn,
+  type FaultHandler,
+  type RecordedRequest,
+  type StandInEndpoint,
+} from '../../stand-in/chabok-stand-in.js';
 
 /** A token that is easy to spot if it ever leaks into logs, errors or stats. */
 export const SECRET_TOKEN = 'tok-RELIABILITY-s3cr3t-9f2c71e4';
@@ -49,12 +57,24 @@ export interface LogLine {
 export class CapturingLogger implements LoggerService {
   readonly lines: LogLine[] = [];
 
-  log(message: unknown, ...rest: unknown[]): void { this.keep('log', message, rest); }
-  error(message: unknown, ...rest: unknown[]): void { this.keep('error', message, rest); }
-  warn(message: unknown, ...rest: unknown[]): void { this.keep('warn', message, rest); }
-  debug(message: unknown, ...rest: unknown[]): void { this.keep('debug', message, rest); }
-  verbose(message: unknown, ...rest: unknown[]): void { this.keep('verbose', message, rest); }
-  fatal(message: unknown, ...rest: unknown[]): void { this.keep('fatal', message, rest); }
+  log(message: unknown, ...rest: unknown[]): void {
+    this.keep('log', message, rest);
+  }
+  error(message: unknown, ...rest: unknown[]): void {
+    this.keep('error', message, rest);
+  }
+  warn(message: unknown, ...rest: unknown[]): void {
+    this.keep('warn', message, rest);
+  }
+  debug(message: unknown, ...rest: unknown[]): void {
+    this.keep('debug', message, rest);
+  }
+  verbose(message: unknown, ...rest: unknown[]): void {
+    this.keep('verbose', message, rest);
+  }
+  fatal(message: unknown, ...rest: unknown[]): void {
+    this.keep('fatal', message, rest);
+  }
 
   /** Lines logged under the library's `Chabok` context. */
   chabok(level?: LogLine['level']): LogLine[] {
@@ -68,8 +88,15 @@ export class CapturingLogger implements LoggerService {
 
   private keep(level: LogLine['level'], message: unknown, rest: unknown[]): void {
     const context = typeof rest[rest.length - 1] === 'string' ? (rest[rest.length - 1] as string) : undefined;
-    const extra = rest.slice(0, context === undefined ? rest.length : -1).map(String).join(' ');
-    this.lines.push({ level, context, message: `${message instanceof Error ? message.stack : String(message)}${extra ? ` ${extra}` : ''}` });
+    const extra = rest
+      .slice(0, context === undefined ? rest.length : -1)
+      .map(String)
+      .join(' ');
+    this.lines.push({
+      level,
+      context,
+      message: `${message instanceof Error ? message.stack : String(message)}${extra ? ` ${extra}` : ''}`,
+    });
   }
 }
 
@@ -87,7 +114,10 @@ export interface ReliabilityApp {
  * A user's app: an application context importing ChabokModule.forRoot, aimed at the
  * stand-in, with short timings and an onError hook that records every failure.
  */
-export async function startApp(standIn: ChabokStandIn, options: Partial<ChabokModuleOptions> = {}): Promise<ReliabilityApp> {
+export async function startApp(
+  standIn: ChabokStandIn,
+  options: Partial<ChabokModuleOptions> = {},
+): Promise<ReliabilityApp> {
   const failures: ChabokFailure[] = [];
   const logger = new CapturingLogger();
   const moduleRef = await Test.createTestingModule({
@@ -129,7 +159,11 @@ export async function warmUp(standIn: ChabokStandIn): Promise<void> {
 
 export type Kind = 'track' | 'purchase' | 'revenue';
 
-const ENDPOINT_OF: Record<Kind, StandInEndpoint> = { track: 'track', purchase: 'trackPurchase', revenue: 'trackRevenue' };
+const ENDPOINT_OF: Record<Kind, StandInEndpoint> = {
+  track: 'track',
+  purchase: 'trackPurchase',
+  revenue: 'trackRevenue',
+};
 
 export interface TrackedEvent {
   readonly seq: number;
@@ -171,12 +205,21 @@ export class EventLedger {
 
     const calledAt = Date.now();
     const promise =
-      kind === 'track' ? this.tracking.track({ ...common, eventName })
-        : kind === 'purchase' ? this.tracking.trackPurchase({ ...common, eventName, revenue: 1000 + seq, currency: 'RIAL' })
+      kind === 'track'
+        ? this.tracking.track({ ...common, eventName })
+        : kind === 'purchase'
+          ? this.tracking.trackPurchase({ ...common, eventName, revenue: 1000 + seq, currency: 'RIAL' })
           : this.tracking.trackRevenue({ ...common, revenue: 1000 + seq, currency: 'RIAL' });
     const returnedAt = Date.now();
 
-    const entry: TrackedEvent = { seq, endpoint: ENDPOINT_OF[kind], explicitTime, calledAt, returnedAt, outcome: { state: 'pending' } };
+    const entry: TrackedEvent = {
+      seq,
+      endpoint: ENDPOINT_OF[kind],
+      explicitTime,
+      calledAt,
+      returnedAt,
+      outcome: { state: 'pending' },
+    };
     this.events.set(seq, entry);
     this.promises.push(
       promise.then(
@@ -192,7 +235,12 @@ export class EventLedger {
    * loop run between them (a long synchronous loop would stall in-flight requests past
    * timeoutMs and fake timeouts that Chabok never caused).
    */
-  async trackRange(from: number, count: number, options: TrackOptions | ((seq: number) => TrackOptions) = {}, burst = 25): Promise<void> {
+  async trackRange(
+    from: number,
+    count: number,
+    options: TrackOptions | ((seq: number) => TrackOptions) = {},
+    burst = 25,
+  ): Promise<void> {
     for (let seq = from; seq < from + count; seq++) {
       void this.track(seq, typeof options === 'function' ? options(seq) : options);
       if ((seq - from) % burst === burst - 1) await new Promise((resolve) => setImmediate(resolve));
@@ -257,9 +305,10 @@ export function analyse(standIn: ChabokStandIn, ledger: EventLedger): Analysis {
     }
     seen.set(tracked.seq, (seen.get(tracked.seq) ?? 0) + 1);
     const time = event.eventTime;
-    const ok = tracked.explicitTime !== undefined
-      ? time === tracked.explicitTime
-      : typeof time === 'number' && time >= tracked.calledAt && time <= tracked.returnedAt;
+    const ok =
+      tracked.explicitTime !== undefined
+        ? time === tracked.explicitTime
+        : typeof time === 'number' && time >= tracked.calledAt && time <= tracked.returnedAt;
     if (!ok) {
       const expected = tracked.explicitTime ?? `[${tracked.calledAt}, ${tracked.returnedAt}]`;
       timeMismatches.push(`seq ${tracked.seq}: eventTime ${String(time)}, expected ${expected}`);
@@ -287,7 +336,9 @@ export function idleStatsProblems(stats: ChabokStats): string[] {
   if (stats.inFlight !== 0) problems.push(`inFlight ${stats.inFlight}`);
   if (stats.oldestQueuedAt !== null) problems.push(`oldestQueuedAt ${stats.oldestQueuedAt}`);
   if (stats.accepted !== stats.delivered + stats.failed + stats.dropped) {
-    problems.push(`accepted ${stats.accepted} != delivered ${stats.delivered} + failed ${stats.failed} + dropped ${stats.dropped}`);
+    problems.push(
+      `accepted ${stats.accepted} != delivered ${stats.delivered} + failed ${stats.failed} + dropped ${stats.dropped}`,
+    );
   }
   return problems;
 }
@@ -338,7 +389,8 @@ export function withConcurrencyProbe(standIn: ChabokStandIn, inner: FaultHandler
   const handler: FaultHandler = (request, index) => {
     const action = inner(request, index);
     if (action?.reset) resets.add(request);
-    atArrival[index] = standIn.requests.filter((r) => r.status === 0 && !resets.has(r)).length + (resets.has(request) ? 1 : 0);
+    atArrival[index] =
+      standIn.requests.filter((r) => r.status === 0 && !resets.has(r)).length + (resets.has(request) ? 1 : 0);
     return action;
   };
   return { handler, atArrival, max: () => Math.max(0, ...atArrival.filter((n) => n !== undefined)) };

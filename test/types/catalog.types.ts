@@ -32,7 +32,11 @@ void tracking.track({ userId: '1', eventName: 'addToCart', eventData: { productI
 void tracking.track({ userId: '1', eventName: 'addToCart', eventData: { productId: 7 } });
 
 // @ts-expect-error unknown keys are refused for catalogued events
-void tracking.track({ userId: '1', eventName: 'addToCart', eventData: { productId: 7, productName: 'milk', extra: true } });
+void tracking.track({
+  userId: '1',
+  eventName: 'addToCart',
+  eventData: { productId: 7, productName: 'milk', extra: true },
+});
 
 // Events outside the catalogue keep the open JSON-safe shape.
 expectTypeOf<EventDataOf<'somethingElse'>>().toHaveProperty('anyKey');
@@ -51,4 +55,9 @@ void tracking.track({ userId: '1', eventName: 'a', eventTime: '2020-01-01' });
 
 // Purchase events are catalogued the same way.
 // @ts-expect-error productId must be a number
-void tracking.trackPurchase({ userId: '1', eventName: 'addToCart', revenue: 10, eventData: { productId: 'x', productName: 'y' } });
+void tracking.trackPurchase({
+  userId: '1',
+  eventName: 'addToCart',
+  revenue: 10,
+  eventData: { productId: 'x', productName: 'y' },
+});

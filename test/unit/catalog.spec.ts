@@ -2,7 +2,14 @@ import { Controller, Post, Body, type INestApplication, type LoggerService } fro
 import { Test } from '@nestjs/testing';
 import { IsInt, IsString, Min } from 'class-validator';
 import request from 'supertest';
-import { ChabokModule, ChabokValidationError, EventTrackingService, TrackEvent, type ChabokModuleOptions, type EventData } from '../../src/index.js';
+import {
+  ChabokModule,
+  ChabokValidationError,
+  EventTrackingService,
+  TrackEvent,
+  type ChabokModuleOptions,
+  type EventData,
+} from '../../src/index.js';
 import { KeyTypeGuard } from '../../src/validation/key-type-guard.js';
 import { ChabokStandIn } from '../../stand-in/chabok-stand-in.js';
 
@@ -26,9 +33,15 @@ class SignupController {
 
 class LogRecorder implements LoggerService {
   readonly lines: string[] = [];
-  log(m: unknown) { this.lines.push(`log ${String(m)}`); }
-  warn(m: unknown) { this.lines.push(`warn ${String(m)}`); }
-  error(m: unknown) { this.lines.push(`error ${String(m)}`); }
+  log(m: unknown) {
+    this.lines.push(`log ${String(m)}`);
+  }
+  warn(m: unknown) {
+    this.lines.push(`warn ${String(m)}`);
+  }
+  error(m: unknown) {
+    this.lines.push(`error ${String(m)}`);
+  }
   debug() {}
   verbose() {}
 }
@@ -71,7 +84,9 @@ describe('typed event catalogue and key-type guard', () => {
   it('delivers a catalogued event whose eventData satisfies its class', async () => {
     const tracking = await boot();
     await tracking.track({ userId: '1', eventName: 'addToCart', eventData: { productId: 7, productName: 'milk' } });
-    expect(standIn.events()).toEqual([expect.objectContaining({ eventName: 'addToCart', eventData: { productId: 7, productName: 'milk' } })]);
+    expect(standIn.events()).toEqual([
+      expect.objectContaining({ eventName: 'addToCart', eventData: { productId: 7, productName: 'milk' } }),
+    ]);
   });
 
   it('refuses a catalogued event that breaks its class, naming each field, and sends nothing', async () => {
@@ -87,15 +102,23 @@ describe('typed event catalogue and key-type guard', () => {
 
   it('applies a dataType given on the decorator', async () => {
     await boot();
-    await request(app.getHttpServer()).post('/signup').set('x-chabok-installation-id', 'dev-1').send({ plan: 'pro' }).expect(201);
-    await request(app.getHttpServer()).post('/signup').set('x-chabok-installation-id', 'dev-2').send({ plan: 42 }).expect(201);
+    await request(app.getHttpServer())
+      .post('/signup')
+      .set('x-chabok-installation-id', 'dev-1')
+      .send({ plan: 'pro' })
+      .expect(201);
+    await request(app.getHttpServer())
+      .post('/signup')
+      .set('x-chabok-installation-id', 'dev-2')
+      .send({ plan: 42 })
+      .expect(201);
     await standIn.waitForEvents(1);
     await app.get(EventTrackingService).flush();
     expect(standIn.events().map((e) => e.installationId)).toEqual(['dev-1']);
     expect(logs.lines.some((l) => l.startsWith('warn') && l.includes('eventData.plan'))).toBe(true);
   });
 
-  it("warns once (by default) when a key changes type, and still sends", async () => {
+  it('warns once (by default) when a key changes type, and still sends', async () => {
     const tracking = await boot();
     await tracking.track({ userId: '1', eventName: 'search', eventData: { premium: true } });
     await tracking.track({ userId: '1', eventName: 'search', eventData: { premium: 1 } });
@@ -109,9 +132,14 @@ describe('typed event catalogue and key-type guard', () => {
   it("rejects a changed key type with keyTypeGuard: 'reject'", async () => {
     const tracking = await boot({ keyTypeGuard: 'reject' });
     await tracking.track({ userId: '1', eventName: 'search', eventData: { premium: true } });
-    const error = await tracking.track({ userId: '1', eventName: 'search', eventData: { premium: 'yes' } }).catch((e: unknown) => e);
+    const error = await tracking
+      .track({ userId: '1', eventName: 'search', eventData: { premium: 'yes' } })
+      .catch((e: unknown) => e);
     expect((error as ChabokValidationError).violations).toEqual([
-      { path: 'eventData.premium', reason: expect.stringContaining('is a string, but "search" first sent it as a boolean') },
+      {
+        path: 'eventData.premium',
+        reason: expect.stringContaining('is a string, but "search" first sent it as a boolean'),
+      },
     ]);
     // Another event name may use the same key with another type.
     await tracking.track({ userId: '1', eventName: 'other', eventData: { premium: 'yes' } });
@@ -132,7 +160,10 @@ describe('KeyTypeGuard', () => {
     const guard = new KeyTypeGuard();
     expect(guard.check({ eventName: 'e', eventTime: 1, eventData: { a: null, b: [1] } })).toEqual([]);
     expect(guard.check({ eventName: 'e', eventTime: 1, eventData: { a: 'x', b: { c: 1 } } })).toEqual([
-      expect.objectContaining({ path: 'eventData.b', reason: expect.stringContaining('is a object, but "e" first sent it as a array') }),
+      expect.objectContaining({
+        path: 'eventData.b',
+        reason: expect.stringContaining('is a object, but "e" first sent it as a array'),
+      }),
     ]);
   });
 

@@ -8,8 +8,14 @@ import { promisify } from 'node:util';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { ChabokStandIn } from '../../stand-in/chabok-stand-in.js';
 import {
-  ChabokError, ChabokModule, ChabokValidationError, EVENT_DATA_LIMITS, EVENT_FIELD_LIMITS, EventTrackingService,
-  type ChabokViolation, type EventData,
+  ChabokError,
+  ChabokModule,
+  ChabokValidationError,
+  EVENT_DATA_LIMITS,
+  EVENT_FIELD_LIMITS,
+  EventTrackingService,
+  type ChabokViolation,
+  type EventData,
 } from '../../src/index.js';
 
 let standIn: ChabokStandIn;
@@ -32,7 +38,10 @@ afterAll(async () => {
 });
 
 /** The call must reject with exactly these violations, and Chabok must hear nothing. */
-async function expectRefused(call: (t: EventTrackingService) => Promise<void>, violations: ChabokViolation[]): Promise<void> {
+async function expectRefused(
+  call: (t: EventTrackingService) => Promise<void>,
+  violations: ChabokViolation[],
+): Promise<void> {
   const acceptedBefore = tracking.stats().accepted;
   const error = await call(tracking).then(
     () => undefined,
@@ -57,7 +66,10 @@ const untyped = (input: unknown) => input as never;
 
 describe('identity', () => {
   it('refuses an event with neither userId nor installationId', () =>
-    expectRefused((t) => t.track(untyped({ eventName: 'addToCart' })), [v('userId|installationId', 'one of userId or installationId is required')]));
+    expectRefused(
+      (t) => t.track(untyped({ eventName: 'addToCart' })),
+      [v('userId|installationId', 'one of userId or installationId is required')],
+    ));
 
   it('refuses an event with both userId and installationId', () =>
     expectRefused(
@@ -65,10 +77,14 @@ describe('identity', () => {
       [v('userId|installationId', 'give exactly one of userId or installationId, not both')],
     ));
 
-  it('refuses an empty userId', () => expectRefused((t) => t.track({ ...ok, userId: '' }), [v('userId', 'should not be empty')]));
+  it('refuses an empty userId', () =>
+    expectRefused((t) => t.track({ ...ok, userId: '' }), [v('userId', 'should not be empty')]));
 
   it('refuses an empty installationId', () =>
-    expectRefused((t) => t.track({ installationId: '', eventName: 'appOpened' }), [v('installationId', 'should not be empty')]));
+    expectRefused(
+      (t) => t.track({ installationId: '', eventName: 'appOpened' }),
+      [v('installationId', 'should not be empty')],
+    ));
 
   it(`refuses a userId longer than ${EVENT_FIELD_LIMITS.maxIdLength} characters`, () =>
     expectRefused(
@@ -83,11 +99,15 @@ describe('identity', () => {
     ));
 
   it('refuses a null userId rather than sending "userId": null', () =>
-    expectRefused((t) => t.track(untyped({ ...ok, userId: null })), [v('userId', 'must not be null (leave it out instead)')]));
+    expectRefused(
+      (t) => t.track(untyped({ ...ok, userId: null })),
+      [v('userId', 'must not be null (leave it out instead)')],
+    ));
 });
 
 describe('eventName', () => {
-  it('refuses an empty eventName', () => expectRefused((t) => t.track({ ...ok, eventName: '' }), [v('eventName', 'should not be empty')]));
+  it('refuses an empty eventName', () =>
+    expectRefused((t) => t.track({ ...ok, eventName: '' }), [v('eventName', 'should not be empty')]));
 
   it(`refuses an eventName longer than ${EVENT_FIELD_LIMITS.maxEventNameLength} characters`, () =>
     expectRefused(
@@ -101,27 +121,45 @@ describe('eventName', () => {
     ['DEL', 'add\u007fToCart'],
     ['a leading space', ' addToCart'],
   ])('refuses an eventName with %s', (_, eventName) =>
-    expectRefused((t) => t.track({ ...ok, eventName }), [v('eventName', 'must not contain control characters or surrounding spaces')]));
+    expectRefused(
+      (t) => t.track({ ...ok, eventName }),
+      [v('eventName', 'must not contain control characters or surrounding spaces')],
+    ),
+  );
 });
 
 describe('unknown fields', () => {
   it('refuses an unknown top-level field instead of silently dropping it', () =>
-    expectRefused((t) => t.track(untyped({ ...ok, eventDate: 1_700_000_000_000 })), [v('eventDate', 'is not a known field')]));
+    expectRefused(
+      (t) => t.track(untyped({ ...ok, eventDate: 1_700_000_000_000 })),
+      [v('eventDate', 'is not a known field')],
+    ));
 
   it('refuses eventName on trackRevenue (Chabok names that event Purchase)', () =>
-    expectRefused((t) => t.trackRevenue(untyped({ userId: 'u1', revenue: 1000, eventName: 'checkout' })), [v('eventName', 'is not a known field')]));
+    expectRefused(
+      (t) => t.trackRevenue(untyped({ userId: 'u1', revenue: 1000, eventName: 'checkout' })),
+      [v('eventName', 'is not a known field')],
+    ));
 });
 
 describe('eventTime', () => {
   const notATime = 'must be a valid Date or an integer of epoch milliseconds';
   const looksLikeSeconds = 'must be epoch milliseconds after 2000-01-01 (this looks like seconds or a negative number)';
 
-  it('refuses an invalid Date', () => expectRefused((t) => t.track({ ...ok, eventTime: new Date('not a date') }), [v('eventTime', notATime)]));
+  it('refuses an invalid Date', () =>
+    expectRefused((t) => t.track({ ...ok, eventTime: new Date('not a date') }), [v('eventTime', notATime)]));
   it('refuses NaN', () => expectRefused((t) => t.track({ ...ok, eventTime: NaN }), [v('eventTime', notATime)]));
-  it('refuses a fractional number', () => expectRefused((t) => t.track({ ...ok, eventTime: 1_700_000_000_000.5 }), [v('eventTime', notATime)]));
-  it('refuses a string', () => expectRefused((t) => t.track(untyped({ ...ok, eventTime: '2020-02-06T12:12:25.408Z' })), [v('eventTime', notATime)]));
-  it('refuses a negative number', () => expectRefused((t) => t.track({ ...ok, eventTime: -1 }), [v('eventTime', looksLikeSeconds)]));
-  it('refuses epoch seconds', () => expectRefused((t) => t.track({ ...ok, eventTime: 1_700_000_000 }), [v('eventTime', looksLikeSeconds)]));
+  it('refuses a fractional number', () =>
+    expectRefused((t) => t.track({ ...ok, eventTime: 1_700_000_000_000.5 }), [v('eventTime', notATime)]));
+  it('refuses a string', () =>
+    expectRefused(
+      (t) => t.track(untyped({ ...ok, eventTime: '2020-02-06T12:12:25.408Z' })),
+      [v('eventTime', notATime)],
+    ));
+  it('refuses a negative number', () =>
+    expectRefused((t) => t.track({ ...ok, eventTime: -1 }), [v('eventTime', looksLikeSeconds)]));
+  it('refuses epoch seconds', () =>
+    expectRefused((t) => t.track({ ...ok, eventTime: 1_700_000_000 }), [v('eventTime', looksLikeSeconds)]));
 });
 
 describe('eventData must be a plain object', () => {
@@ -134,7 +172,9 @@ describe('eventData must be a plain object', () => {
     ['a Map', new Map([['productId', 1]]), 'must be a plain object (got a Map object)'],
     ['a class instance', new Cart(), 'must be a plain object (got a Cart object)'],
     ['null', null, 'must not be null (leave it out instead)'],
-  ])('refuses %s', (_, eventData, reason) => expectRefused((t) => t.track(untyped({ ...ok, eventData })), [v('eventData', reason)]));
+  ])('refuses %s', (_, eventData, reason) =>
+    expectRefused((t) => t.track(untyped({ ...ok, eventData })), [v('eventData', reason)]),
+  );
 });
 
 describe('eventData values must be JSON-safe', () => {
@@ -147,17 +187,25 @@ describe('eventData values must be JSON-safe', () => {
     ['-Infinity', -Infinity, 'must be a finite number (got -Infinity)'],
     ['undefined', undefined, 'must not be undefined (JSON would drop it); omit the key or use null'],
     ['an invalid Date', new Date('nope'), 'is an invalid Date'],
-    ['a Set', new Set([1]), 'is a Set object; only plain objects, arrays, strings, numbers, booleans, null and Dates are allowed'],
+    [
+      'a Set',
+      new Set([1]),
+      'is a Set object; only plain objects, arrays, strings, numbers, booleans, null and Dates are allowed',
+    ],
   ])('refuses %s, wherever it is nested', (_, value, reason) =>
     expectRefused(
       (t) => t.track(untyped({ ...ok, eventData: { price: value, items: [{ price: value }] } })),
       [v('eventData.price', reason), v('eventData.items[0].price', reason)],
-    ));
+    ),
+  );
 
   it('refuses a circular reference', () => {
     const cart: Record<string, unknown> = { productId: 1 };
     cart.self = cart;
-    return expectRefused((t) => t.track(untyped({ ...ok, eventData: { cart } })), [v('eventData.cart.self', 'is a circular reference')]);
+    return expectRefused(
+      (t) => t.track(untyped({ ...ok, eventData: { cart } })),
+      [v('eventData.cart.self', 'is a circular reference')],
+    );
   });
 
   it('accepts the same object twice when it is not circular (a DAG)', async () => {
@@ -201,12 +249,20 @@ describe('eventData limits', () => {
   it(`refuses more than maxBytes (${EVENT_DATA_LIMITS.maxBytes}) of JSON`, () =>
     expectRefused(
       (t) => t.track({ ...ok, eventData: ofBytes(EVENT_DATA_LIMITS.maxBytes + 1) }),
-      [v('eventData', `is ${EVENT_DATA_LIMITS.maxBytes + 1} bytes as JSON; at most ${EVENT_DATA_LIMITS.maxBytes} are allowed`)],
+      [
+        v(
+          'eventData',
+          `is ${EVENT_DATA_LIMITS.maxBytes + 1} bytes as JSON; at most ${EVENT_DATA_LIMITS.maxBytes} are allowed`,
+        ),
+      ],
     ));
 
   it('delivers events exactly at every limit', async () => {
     const atLimits = [
-      { userId: 'u'.repeat(EVENT_FIELD_LIMITS.maxIdLength), eventName: 'e'.repeat(EVENT_FIELD_LIMITS.maxEventNameLength) },
+      {
+        userId: 'u'.repeat(EVENT_FIELD_LIMITS.maxIdLength),
+        eventName: 'e'.repeat(EVENT_FIELD_LIMITS.maxEventNameLength),
+      },
       { ...ok, eventTime: Date.UTC(2000, 0, 1), eventData: nested(EVENT_DATA_LIMITS.maxDepth) },
       { ...ok, eventData: keys(EVENT_DATA_LIMITS.maxKeys) },
       { ...ok, eventData: { ['k'.repeat(EVENT_DATA_LIMITS.maxKeyLength)]: 1 } },
@@ -216,7 +272,9 @@ describe('eventData limits', () => {
     await tracking.trackMany(atLimits);
 
     expect(standIn.events()).toHaveLength(atLimits.length);
-    expect(standIn.events().map((e) => e.eventData)).toEqual(atLimits.map((e) => ('eventData' in e ? e.eventData : undefined)));
+    expect(standIn.events().map((e) => e.eventData)).toEqual(
+      atLimits.map((e) => ('eventData' in e ? e.eventData : undefined)),
+    );
   });
 });
 
@@ -226,15 +284,23 @@ describe('revenue', () => {
 
   it('trackPurchase refuses a missing revenue', () =>
     expectRefused((t) => t.trackPurchase(untyped({ ...ok, eventName: 'checkout' })), [negative, notANumber]));
-  it('trackRevenue refuses a missing revenue', () => expectRefused((t) => t.trackRevenue(untyped({ userId: 'u1' })), [negative, notANumber]));
-  it('refuses NaN revenue', () => expectRefused((t) => t.trackRevenue({ userId: 'u1', revenue: NaN }), [negative, notANumber]));
-  it('refuses Infinity revenue', () => expectRefused((t) => t.trackRevenue({ userId: 'u1', revenue: Infinity }), [notANumber]));
-  it('refuses negative revenue', () => expectRefused((t) => t.trackPurchase({ ...ok, eventName: 'refund', revenue: -1 }), [negative]));
+  it('trackRevenue refuses a missing revenue', () =>
+    expectRefused((t) => t.trackRevenue(untyped({ userId: 'u1' })), [negative, notANumber]));
+  it('refuses NaN revenue', () =>
+    expectRefused((t) => t.trackRevenue({ userId: 'u1', revenue: NaN }), [negative, notANumber]));
+  it('refuses Infinity revenue', () =>
+    expectRefused((t) => t.trackRevenue({ userId: 'u1', revenue: Infinity }), [notANumber]));
+  it('refuses negative revenue', () =>
+    expectRefused((t) => t.trackPurchase({ ...ok, eventName: 'refund', revenue: -1 }), [negative]));
   it('refuses a null currency', () =>
-    expectRefused((t) => t.trackRevenue(untyped({ userId: 'u1', revenue: 1, currency: null })), [v('currency', 'must not be null (leave it out instead)')]));
+    expectRefused(
+      (t) => t.trackRevenue(untyped({ userId: 'u1', revenue: 1, currency: null })),
+      [v('currency', 'must not be null (leave it out instead)')],
+    ));
   it(`refuses a currency longer than ${EVENT_FIELD_LIMITS.maxCurrencyLength} characters`, () =>
     expectRefused(
-      (t) => t.trackRevenue({ userId: 'u1', revenue: 1, currency: 'R'.repeat(EVENT_FIELD_LIMITS.maxCurrencyLength + 1) }),
+      (t) =>
+        t.trackRevenue({ userId: 'u1', revenue: 1, currency: 'R'.repeat(EVENT_FIELD_LIMITS.maxCurrencyLength + 1) }),
       [v('currency', `must be shorter than or equal to ${EVENT_FIELD_LIMITS.maxCurrencyLength} characters`)],
     ));
 });
@@ -242,7 +308,15 @@ describe('revenue', () => {
 describe('several problems at once', () => {
   it('lists every violation, not only the first', () =>
     expectRefused(
-      (t) => t.track(untyped({ eventName: '', eventTime: 1_700_000_000, eventData: { price: NaN, at: new Date('nope') }, extra: true })),
+      (t) =>
+        t.track(
+          untyped({
+            eventName: '',
+            eventTime: 1_700_000_000,
+            eventData: { price: NaN, at: new Date('nope') },
+            extra: true,
+          }),
+        ),
       [
         v('extra', 'is not a known field'),
         v('eventName', 'should not be empty'),
@@ -264,12 +338,16 @@ describe('trackMany', () => {
   it('indexes violations of several bad events', () =>
     expectRefused(
       (t) => t.trackMany([untyped({ eventName: 'a' }), ok, { ...ok, eventData: { n: NaN } }]),
-      [v('[0].userId|installationId', 'one of userId or installationId is required'), v('[2].eventData.n', 'must be a finite number (got NaN)')],
+      [
+        v('[0].userId|installationId', 'one of userId or installationId is required'),
+        v('[2].eventData.n', 'must be a finite number (got NaN)'),
+      ],
     ));
 
   it('refuses a non-array', () => expectRefused((t) => t.trackMany(untyped(ok)), [v('(events)', 'must be an array')]));
 
-  it('refuses an element that is not an object', () => expectRefused((t) => t.trackMany(untyped([ok, 'oops'])), [v('[1].(event)', 'must be an object')]));
+  it('refuses an element that is not an object', () =>
+    expectRefused((t) => t.trackMany(untyped([ok, 'oops'])), [v('[1].(event)', 'must be an object')]));
 });
 
 describe('fire-and-forget calls with invalid input', () => {

@@ -6,8 +6,15 @@ import type { LoggerService } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { ChabokStandIn } from '../../stand-in/chabok-stand-in.js';
 import {
-  CHABOK_OPTIONS, ChabokConfigurationError, ChabokError, ChabokModule, ChabokValidationError, EventTrackingService,
-  type ChabokModuleOptions, type ChabokViolation, type ResolvedChabokOptions,
+  CHABOK_OPTIONS,
+  ChabokConfigurationError,
+  ChabokError,
+  ChabokModule,
+  ChabokValidationError,
+  EventTrackingService,
+  type ChabokModuleOptions,
+  type ChabokViolation,
+  type ResolvedChabokOptions,
 } from '../../src/index.js';
 
 const TOKEN = 'SECRET-TOKEN-123';
@@ -18,11 +25,21 @@ const valid = { baseUrl: LOOPBACK, accessToken: TOKEN } as const;
 /** Everything Nest logs while booting, to check the token is not in it either. */
 class CapturingLogger implements LoggerService {
   readonly lines: string[] = [];
-  log(...args: unknown[]) { this.lines.push(args.map(String).join(' ')); }
-  error(...args: unknown[]) { this.lines.push(args.map(String).join(' ')); }
-  warn(...args: unknown[]) { this.lines.push(args.map(String).join(' ')); }
-  debug(...args: unknown[]) { this.lines.push(args.map(String).join(' ')); }
-  verbose(...args: unknown[]) { this.lines.push(args.map(String).join(' ')); }
+  log(...args: unknown[]) {
+    this.lines.push(args.map(String).join(' '));
+  }
+  error(...args: unknown[]) {
+    this.lines.push(args.map(String).join(' '));
+  }
+  warn(...args: unknown[]) {
+    this.lines.push(args.map(String).join(' '));
+  }
+  debug(...args: unknown[]) {
+    this.lines.push(args.map(String).join(' '));
+  }
+  verbose(...args: unknown[]) {
+    this.lines.push(args.map(String).join(' '));
+  }
 }
 
 let booted: TestingModule | undefined;
@@ -32,7 +49,9 @@ afterEach(async () => {
 });
 
 async function boot(options: unknown): Promise<TestingModule> {
-  booted = await Test.createTestingModule({ imports: [ChabokModule.forRoot(options as ChabokModuleOptions)] }).compile();
+  booted = await Test.createTestingModule({
+    imports: [ChabokModule.forRoot(options as ChabokModuleOptions)],
+  }).compile();
   return booted;
 }
 
@@ -62,7 +81,8 @@ async function bootFailure(options: unknown): Promise<readonly ChabokViolation[]
 }
 
 const v = (path: string, reason: string): ChabokViolation => ({ path, reason });
-const DNS_LABEL_REASON = "must be a single DNS label (letters, digits and '-', at most 63), without dots, slashes, '@' or spaces";
+const DNS_LABEL_REASON =
+  "must be a single DNS label (letters, digits and '-', at most 63), without dots, slashes, '@' or spaces";
 
 describe('boot fails with ChabokConfigurationError', () => {
   describe('access token', () => {
@@ -73,7 +93,9 @@ describe('boot fails with ChabokConfigurationError', () => {
       expect(await bootFailure({ baseUrl: LOOPBACK, accessToken: '' })).toEqual([v('accessToken', 'is required')]);
     });
     it('when it is not a string', async () => {
-      expect(await bootFailure({ baseUrl: LOOPBACK, accessToken: 123 })).toEqual([v('accessToken', 'must be a string')]);
+      expect(await bootFailure({ baseUrl: LOOPBACK, accessToken: 123 })).toEqual([
+        v('accessToken', 'must be a string'),
+      ]);
     });
     it('when it has white space (a pasted newline), without echoing it', async () => {
       expect(await bootFailure({ baseUrl: LOOPBACK, accessToken: `${TOKEN}\n` })).toEqual([
@@ -84,7 +106,9 @@ describe('boot fails with ChabokConfigurationError', () => {
 
   describe('where events go', () => {
     it('when none of appId, environment and baseUrl is given', async () => {
-      expect(await bootFailure({ accessToken: TOKEN })).toEqual([v('appId', "is required (or set environment: 'sandbox', or baseUrl)")]);
+      expect(await bootFailure({ accessToken: TOKEN })).toEqual([
+        v('appId', "is required (or set environment: 'sandbox', or baseUrl)"),
+      ]);
     });
 
     it.each([
@@ -110,21 +134,43 @@ describe('boot fails with ChabokConfigurationError', () => {
     });
 
     it.each([
-      ['plain http to a public host', 'http://example.com/api', 'must use https (plain http is allowed only on a loopback address)'],
-      ['plain http to a host that only starts like a loopback address', 'http://127.0.0.1.evil.com/api', 'must use https (plain http is allowed only on a loopback address)'],
-      ['plain http to a host that only starts like localhost', 'http://localhost.evil.com/api', 'must use https (plain http is allowed only on a loopback address)'],
+      [
+        'plain http to a public host',
+        'http://example.com/api',
+        'must use https (plain http is allowed only on a loopback address)',
+      ],
+      [
+        'plain http to a host that only starts like a loopback address',
+        'http://127.0.0.1.evil.com/api',
+        'must use https (plain http is allowed only on a loopback address)',
+      ],
+      [
+        'plain http to a host that only starts like localhost',
+        'http://localhost.evil.com/api',
+        'must use https (plain http is allowed only on a loopback address)',
+      ],
       ['another protocol', 'ftp://127.0.0.1/api', 'must use https (plain http is allowed only on a loopback address)'],
       ['not a URL', 'not a url', 'must be an absolute URL'],
       ['a relative path', '/api', 'must be an absolute URL'],
-      ['credentials (the token, even)', `https://chabok:${TOKEN}@myapp.push.adpdigital.com/api`, 'must not contain credentials'],
-      ['a query (the token, even)', `https://myapp.push.adpdigital.com/api?access_token=${TOKEN}`, 'must not contain a query or fragment'],
+      [
+        'credentials (the token, even)',
+        `https://chabok:${TOKEN}@myapp.push.adpdigital.com/api`,
+        'must not contain credentials',
+      ],
+      [
+        'a query (the token, even)',
+        `https://myapp.push.adpdigital.com/api?access_token=${TOKEN}`,
+        'must not contain a query or fragment',
+      ],
       ['a fragment', 'https://myapp.push.adpdigital.com/api#x', 'must not contain a query or fragment'],
     ])('when baseUrl has %s', async (_, baseUrl, reason) => {
       expect(await bootFailure({ baseUrl, accessToken: TOKEN })).toEqual([v('baseUrl', reason)]);
     });
 
     it('when baseUrl is not a string', async () => {
-      expect(await bootFailure({ baseUrl: 443, accessToken: TOKEN })).toEqual([v('baseUrl', 'must be an absolute URL')]);
+      expect(await bootFailure({ baseUrl: 443, accessToken: TOKEN })).toEqual([
+        v('baseUrl', 'must be an absolute URL'),
+      ]);
     });
   });
 
@@ -176,19 +222,31 @@ describe('boot fails with ChabokConfigurationError', () => {
       ["enabled is the string 'false' (an unparsed env variable)", 'enabled', 'false', 'must be a boolean'],
       ['mountInterceptor is not a boolean', 'mountInterceptor', 1, 'must be a boolean'],
       ['installationIdHeader has spaces', 'installationIdHeader', 'x chabok id', 'must be a valid HTTP header name'],
-      ['installationIdHeader smuggles a CRLF', 'installationIdHeader', 'x-id\r\nx-evil: 1', 'must be a valid HTTP header name'],
+      [
+        'installationIdHeader smuggles a CRLF',
+        'installationIdHeader',
+        'x-id\r\nx-evil: 1',
+        'must be a valid HTTP header name',
+      ],
     ])('when %s', async (_, key, value, reason) => {
       expect(await bootFailure({ ...valid, [key]: value })).toEqual([v(key, reason)]);
     });
 
     it('when an option is unknown (a typo is not silently ignored)', async () => {
-      expect(await bootFailure({ ...valid, flushInterval: 10 })).toEqual([v('flushInterval', 'is not a ChabokModule option')]);
+      expect(await bootFailure({ ...valid, flushInterval: 10 })).toEqual([
+        v('flushInterval', 'is not a ChabokModule option'),
+      ]);
     });
 
     it('when forRootAsync produces no options object', async () => {
-      const outcome = await Test.createTestingModule({ imports: [ChabokModule.forRootAsync({ useFactory: () => null as never })] })
+      const outcome = await Test.createTestingModule({
+        imports: [ChabokModule.forRootAsync({ useFactory: () => null as never })],
+      })
         .compile()
-        .then(async (m) => void (await m.close()), (e: unknown) => e);
+        .then(
+          async (m) => void (await m.close()),
+          (e: unknown) => e,
+        );
       expect(outcome).toBeInstanceOf(ChabokConfigurationError);
       expect((outcome as ChabokConfigurationError).violations).toEqual([v('options', 'must be an object')]);
     });
@@ -197,8 +255,14 @@ describe('boot fails with ChabokConfigurationError', () => {
   it('lists every bad field in ONE error', async () => {
     expect(
       await bootFailure({
-        appId: 'evil.com/x', environment: 'staging', accessToken: TOKEN, timeoutMs: 0, maxBatchSize: 2.5,
-        overflow: 'nope', identity: 'user.id', flushInterval: 10,
+        appId: 'evil.com/x',
+        environment: 'staging',
+        accessToken: TOKEN,
+        timeoutMs: 0,
+        maxBatchSize: 2.5,
+        overflow: 'nope',
+        identity: 'user.id',
+        flushInterval: 10,
       }),
     ).toEqual([
       v('flushInterval', 'is not a ChabokModule option'),
@@ -213,10 +277,19 @@ describe('boot fails with ChabokConfigurationError', () => {
 
   it('never echoes a value, even the token pasted into the wrong fields', async () => {
     const violations = await bootFailure({
-      accessToken: `Bearer ${TOKEN}`, environment: TOKEN, overflow: TOKEN, installationIdHeader: `${TOKEN}: x`,
+      accessToken: `Bearer ${TOKEN}`,
+      environment: TOKEN,
+      overflow: TOKEN,
+      installationIdHeader: `${TOKEN}: x`,
       baseUrl: `http://${TOKEN}.example.com/api`,
     });
-    expect(violations.map((x) => x.path)).toEqual(['environment', 'baseUrl', 'accessToken', 'overflow', 'installationIdHeader']);
+    expect(violations.map((x) => x.path)).toEqual([
+      'environment',
+      'baseUrl',
+      'accessToken',
+      'overflow',
+      'installationIdHeader',
+    ]);
   });
 });
 
@@ -234,21 +307,46 @@ describe('boot succeeds', () => {
 
   it('with every integer option at its minimum, and at its maximum', async () => {
     const min = await boot({
-      ...valid, timeoutMs: 1, maxBatchSize: 1, maxBatchBytes: 1_024, flushIntervalMs: 0, maxConcurrentRequests: 1, maxQueueSize: 1,
-      maxQueueBytes: 1_024, deliveryDeadlineMs: 1, retryBaseDelayMs: 1, retryMaxDelayMs: 1, shutdownTimeoutMs: 0,
+      ...valid,
+      timeoutMs: 1,
+      maxBatchSize: 1,
+      maxBatchBytes: 1_024,
+      flushIntervalMs: 0,
+      maxConcurrentRequests: 1,
+      maxQueueSize: 1,
+      maxQueueBytes: 1_024,
+      deliveryDeadlineMs: 1,
+      retryBaseDelayMs: 1,
+      retryMaxDelayMs: 1,
+      shutdownTimeoutMs: 0,
     });
     expect(min.get<ResolvedChabokOptions>(CHABOK_OPTIONS).flushIntervalMs).toBe(0);
     await min.close();
     const max = await boot({
-      ...valid, timeoutMs: 300_000, maxBatchSize: 10_000, maxBatchBytes: 16 * 1024 * 1024, flushIntervalMs: 60_000,
-      maxConcurrentRequests: 64, maxQueueSize: 10_000_000, maxQueueBytes: 4 * 1024 * 1024 * 1024,
-      deliveryDeadlineMs: 7 * 24 * 3_600_000, retryBaseDelayMs: 600_000, retryMaxDelayMs: 3_600_000, shutdownTimeoutMs: 600_000,
+      ...valid,
+      timeoutMs: 300_000,
+      maxBatchSize: 10_000,
+      maxBatchBytes: 16 * 1024 * 1024,
+      flushIntervalMs: 60_000,
+      maxConcurrentRequests: 64,
+      maxQueueSize: 10_000_000,
+      maxQueueBytes: 4 * 1024 * 1024 * 1024,
+      deliveryDeadlineMs: 7 * 24 * 3_600_000,
+      retryBaseDelayMs: 600_000,
+      retryMaxDelayMs: 3_600_000,
+      shutdownTimeoutMs: 600_000,
     });
     expect(max.get<ResolvedChabokOptions>(CHABOK_OPTIONS).maxQueueBytes).toBe(4 * 1024 * 1024 * 1024);
   });
 
   it('with undefined values (unset env variables) treated as absent', async () => {
-    const moduleRef = await boot({ ...valid, appId: undefined, environment: undefined, timeoutMs: undefined, enabled: undefined });
+    const moduleRef = await boot({
+      ...valid,
+      appId: undefined,
+      environment: undefined,
+      timeoutMs: undefined,
+      enabled: undefined,
+    });
     const resolved = moduleRef.get<ResolvedChabokOptions>(CHABOK_OPTIONS);
     expect(resolved.timeoutMs).toBe(10_000);
     expect(resolved.enabled).toBe(true);
@@ -259,7 +357,9 @@ describe('enabled: false', () => {
   it('boots without accessToken or appId', async () => {
     const moduleRef = await boot({ enabled: false });
     expect(moduleRef.get<ResolvedChabokOptions>(CHABOK_OPTIONS).enabled).toBe(false);
-    await expect(moduleRef.get(EventTrackingService).track({ userId: 'u1', eventName: 'addToCart' })).resolves.toBeUndefined();
+    await expect(
+      moduleRef.get(EventTrackingService).track({ userId: 'u1', eventName: 'addToCart' }),
+    ).resolves.toBeUndefined();
   });
 
   describe('against a reachable Chabok', () => {
@@ -272,11 +372,18 @@ describe('enabled: false', () => {
     });
 
     it('still validates events but sends nothing', async () => {
-      const tracking = (await boot({ enabled: false, baseUrl: standIn.baseUrl, accessToken: TOKEN, flushIntervalMs: 5 })).get(EventTrackingService);
+      const tracking = (
+        await boot({ enabled: false, baseUrl: standIn.baseUrl, accessToken: TOKEN, flushIntervalMs: 5 })
+      ).get(EventTrackingService);
 
       await expect(tracking.track({ userId: 'u1', eventName: '' })).rejects.toBeInstanceOf(ChabokValidationError);
       await expect(tracking.track({ userId: 'u1', eventName: 'addToCart' })).resolves.toBeUndefined();
-      await expect(tracking.trackMany([{ userId: 'u1', eventName: 'a' }, { installationId: 'i1', eventName: 'b' }])).resolves.toBeUndefined();
+      await expect(
+        tracking.trackMany([
+          { userId: 'u1', eventName: 'a' },
+          { installationId: 'i1', eventName: 'b' },
+        ]),
+      ).resolves.toBeUndefined();
       await expect(tracking.trackRevenue({ userId: 'u1', revenue: 1000 })).resolves.toBeUndefined();
       await tracking.flush();
 

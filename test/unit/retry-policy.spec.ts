@@ -30,9 +30,12 @@ describe('classify()', () => {
     expect(classify(answer(status))).toBe('reject');
   });
 
-  it.each(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'ERR_NETWORK', 'ERR_CANCELED'])('network error %s is transient: retry', (code) => {
-    expect(classify({ kind: 'network', code, message: 'x' })).toBe('retry');
-  });
+  it.each(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'ERR_NETWORK', 'ERR_CANCELED'])(
+    'network error %s is transient: retry',
+    (code) => {
+      expect(classify({ kind: 'network', code, message: 'x' })).toBe('retry');
+    },
+  );
 });
 
 describe('backoffDelay(): exponential with full jitter', () => {
@@ -95,7 +98,20 @@ describe('parseRetryAfter()', () => {
 
   it('returns undefined when absent or not a Retry-After value, so normal backoff applies', () => {
     expect(parseRetryAfter(undefined, now)).toBeUndefined();
-    for (const garbage of ['', '   ', 'soon', 'later please', '1e3', 'Infinity', '-1', '1.5', '+5', '0x10', '2026-01-15T12:00:05Z', 'Thu, 99 Foo 2026 GMT']) {
+    for (const garbage of [
+      '',
+      '   ',
+      'soon',
+      'later please',
+      '1e3',
+      'Infinity',
+      '-1',
+      '1.5',
+      '+5',
+      '0x10',
+      '2026-01-15T12:00:05Z',
+      'Thu, 99 Foo 2026 GMT',
+    ]) {
       expect([garbage, parseRetryAfter(garbage, now)]).toEqual([garbage, undefined]);
     }
   });
