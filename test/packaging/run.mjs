@@ -8,7 +8,7 @@
 //    dist/, README.md and package.json and nothing of the repo's own (src/, test/, ...),
 //    the CJS build is complete and marked {"type":"commonjs"}, the peer ranges cover the
 //    Nest majors of the fixture apps, engines.node is satisfied by this node.
-// 3. Each fixture app (test/packaging/nest11-cjs, test/packaging/nest12-esm) is copied to a
+// 3. Each fixture app (test/packaging/nest10-cjs, nest11-cjs, nest12-esm) is copied to a
 //    temp dir, installed from its lock file (`npm ci`), given the tarball
 //    (`npm install --no-save`), typechecked, built, started against a local Chabok stand-in,
 //    called over HTTP on 127.0.0.1, and the events that reach the stand-in are checked.
@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
-const ALL_APPS = ['nest11-cjs', 'nest12-esm'];
+const ALL_APPS = ['nest10-cjs', 'nest11-cjs', 'nest12-esm'];
 // `node test/packaging/run.mjs nest12-esm` checks the tarball and only the apps named.
 const APPS = process.argv.length > 2 ? process.argv.slice(2) : ALL_APPS;
 for (const app of APPS) {
