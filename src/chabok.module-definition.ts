@@ -1,7 +1,12 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
 import type { ChabokModuleOptions } from './interfaces/chabok-options.interface.js';
 
-/** Extras every forRoot / forRootAsync call takes besides the options themselves. */
+/**
+ * Extras every forRoot / forRootAsync call takes besides the options themselves.
+ *
+ * @example
+ * ChabokModule.forRoot({ appId: 'myapp', accessToken, isGlobal: true });
+ */
 export interface ChabokModuleExtras {
   /** Register the module globally, so feature modules can inject EventTrackingService without importing it. */
   isGlobal?: boolean;

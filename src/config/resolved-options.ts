@@ -4,7 +4,12 @@ import type { ChabokFailure } from '../interfaces/chabok-failure.interface.js';
 import type { KeyTypeGuardMode } from '../validation/key-type-guard.js';
 import type { ResolvedDurableOptions } from '../delivery/durable/durable-options.js';
 
-/** Module options after validation, with every default filled in. */
+/**
+ * Module options after validation, with every default filled in.
+ *
+ * @example
+ * const { baseUrl, maxBatchSize } = app.get<ResolvedChabokOptions>(CHABOK_OPTIONS);
+ */
 export interface ResolvedChabokOptions {
   readonly baseUrl: string;
   readonly accessToken: string;
@@ -33,7 +38,7 @@ export interface ResolvedChabokOptions {
 }
 
 /**
- * Defaults, and why:
+ * Defaults, and why (e.g. `DEFAULT_OPTIONS.maxBatchSize === 500`):
  * - 500 events / 512 KiB per request: Chabok's bulk form takes arrays; 500 small events is
  *   ~75 KB, far from any proxy body limit, and amortises per-request cost ~500x.
  * - 1 s flush interval: events show up in Chabok within about a second, yet a busy app
@@ -44,6 +49,9 @@ export interface ResolvedChabokOptions {
  *   with memory bounded whatever Chabok does.
  * - keyTypeGuard 'warn': a changed key type is a bug worth seeing, but Chabok still stores
  *   the event, so refusing it would lose data that is otherwise fine.
+ *
+ * @example
+ * ChabokModule.forRoot({ ..., flushIntervalMs: DEFAULT_OPTIONS.flushIntervalMs / 2 });
  */
 export const DEFAULT_OPTIONS = {
   timeoutMs: 10_000,

@@ -1,7 +1,12 @@
 import { IsNotEmpty, IsOptional, IsString, MaxLength, Matches } from 'class-validator';
 import { IsEventTime, IsExactlyOneIdentity, IsJsonSafeEventData } from './dto-decorators.js';
 
-/** Limits on names and ids, documented in the README. */
+/**
+ * Limits on names and ids, documented in the README.
+ *
+ * @example
+ * const name = raw.slice(0, EVENT_FIELD_LIMITS.maxEventNameLength);
+ */
 export const EVENT_FIELD_LIMITS = { maxEventNameLength: 128, maxIdLength: 256, maxCurrencyLength: 16 } as const;
 
 /** No control characters and no surrounding white space. */

@@ -8,6 +8,9 @@ import { ChabokError } from './chabok.error.js';
  * - `dropped`: the queue was full (see `overflow`).
  * - `shutdown`: the app shut down before it could be delivered within `shutdownTimeoutMs`.
  * - `unavailable`: durable mode only: Redis could not take the event (`onRedisDown: 'reject'`).
+ *
+ * @example
+ * onError: (f) => { if (f.error.reason === 'dropped') metrics.increment('chabok.dropped', f.events.length); }
  */
 export type ChabokDeliveryFailureReason =
   'rejected' | 'unauthorized' | 'expired' | 'dropped' | 'shutdown' | 'unavailable';

@@ -15,7 +15,12 @@ export abstract class ChabokError extends Error {
   }
 }
 
-/** One rejected field: where it is and why it was refused. */
+/**
+ * One rejected field: where it is and why it was refused.
+ *
+ * @example
+ * const v: ChabokViolation = { path: 'eventData.price', reason: 'must be a finite number (got NaN)' };
+ */
 export interface ChabokViolation {
   /** Field path, e.g. `eventData.items[2].price` or `options.appId`. */
   readonly path: string;

@@ -2,7 +2,12 @@ import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { EventTrackingService } from '../services/event-tracking.service.js';
 
-/** When the indicator reports `down`. */
+/**
+ * When the indicator reports `down`.
+ *
+ * @example
+ * this.chabok.isHealthy('chabok', { maxQueued: 5_000, maxQueueAgeMs: 60_000 });
+ */
 export interface ChabokHealthThresholds {
   /** Down when this many events are waiting. Default 10000. */
   maxQueued?: number;

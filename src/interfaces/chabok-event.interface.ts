@@ -9,11 +9,21 @@
 export type ChabokIdentity =
   { userId: string | number; installationId?: never } | { installationId: string; userId?: never };
 
-/** JSON values Chabok accepts inside `eventData` (Dates are turned into ISO-8601 UTC strings). */
+/**
+ * JSON values Chabok accepts inside `eventData` (Dates are turned into ISO-8601 UTC strings).
+ *
+ * @example
+ * const v: EventDataValue = ['red', 'blue'];
+ */
 export type EventDataValue =
   string | number | boolean | null | Date | readonly EventDataValue[] | { readonly [key: string]: EventDataValue };
 
-/** The properties of an event. */
+/**
+ * The properties of an event.
+ *
+ * @example
+ * const data: EventData = { productId: 12345, productName: 'milk', at: new Date() };
+ */
 export type EventData = { readonly [key: string]: EventDataValue };
 
 /**
@@ -28,7 +38,12 @@ export type EventData = { readonly [key: string]: EventDataValue };
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface ChabokEventCatalog {}
 
-/** The eventData type of an event name: its catalogue entry, or any JSON-safe object. */
+/**
+ * The eventData type of an event name: its catalogue entry, or any JSON-safe object.
+ *
+ * @example
+ * type CartData = EventDataOf<'addToCart'>; // AddToCartData once catalogued
+ */
 export type EventDataOf<Name extends string> = Name extends keyof ChabokEventCatalog
   ? ChabokEventCatalog[Name]
   : EventData;
@@ -69,10 +84,20 @@ export type TrackPurchaseInput<Name extends string = string> = TrackEventInput<N
  */
 export type TrackRevenueInput = ChabokIdentity & EventFields & { revenue: number; currency?: string };
 
-/** The three event endpoints, relative to the base URL. */
+/**
+ * The three event endpoints, relative to the base URL.
+ *
+ * @example
+ * recorder.events('installations/trackPurchase');
+ */
 export type ChabokEndpoint = 'installations/track' | 'installations/trackPurchase' | 'installations/trackRevenue';
 
-/** An event as it goes on the wire (after validation and normalisation). */
+/**
+ * An event as it goes on the wire (after validation and normalisation).
+ *
+ * @example
+ * const sent: WireEvent = { userId: '42', eventName: 'addToCart', eventTime: 1575965328110, eventData: { productId: 7 } };
+ */
 export interface WireEvent {
   installationId?: string;
   userId?: string;

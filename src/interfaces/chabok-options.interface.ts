@@ -15,7 +15,12 @@ import type { DurableDeliveryOptions } from '../delivery/durable/durable-options
  */
 export type IdentityResolver = (context: ExecutionContext) => ChabokIdentity | undefined;
 
-/** What to do with a new event when the queue is full. */
+/**
+ * What to do with a new event when the queue is full.
+ *
+ * @example
+ * ChabokModule.forRoot({ ..., maxQueueSize: 50_000, overflow: 'drop-oldest' });
+ */
 export type OverflowPolicy = 'drop-newest' | 'drop-oldest';
 
 /**

@@ -3,13 +3,23 @@ import type { ChabokEndpoint, WireEvent } from '../interfaces/chabok-event.inter
 import type { ChabokStats } from '../interfaces/chabok-stats.interface.js';
 import type { EventDelivery } from '../interfaces/event-delivery.interface.js';
 
-/** One event the recorder saw, exactly as it would have been sent. */
+/**
+ * One event the recorder saw, exactly as it would have been sent.
+ *
+ * @example
+ * const all: RecordedEvent[] = recorder.records();
+ */
 export interface RecordedEvent {
   readonly endpoint: ChabokEndpoint;
   readonly event: WireEvent;
 }
 
-/** A predicate or a partial event to look for. */
+/**
+ * A predicate or a partial event to look for.
+ *
+ * @example
+ * await recorder.expectTracked('checkout', (e) => (e.eventData?.total as number) > 100_000);
+ */
 export type EventMatcher = Partial<WireEvent> | ((event: WireEvent) => boolean);
 
 /**
@@ -33,6 +43,11 @@ export class ChabokRecorder implements EventDelivery {
     this.waiters = this.waiters.filter((w) => !ready.includes(w));
     for (const w of ready) w.resolve();
     return Promise.resolve();
+  }
+
+  /** Every recorded event with the endpoint it was tracked for, in order. */
+  records(): RecordedEvent[] {
+    return [...this.recorded];
   }
 
   /** Every recorded event (optionally only those of one endpoint). */

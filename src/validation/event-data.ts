@@ -1,6 +1,11 @@
 import type { ChabokViolation } from '../errors/chabok.error.js';
 
-/** Limits on eventData, documented in the README. */
+/**
+ * Limits on eventData, documented in the README.
+ *
+ * @example
+ * if (JSON.stringify(data).length > EVENT_DATA_LIMITS.maxBytes) trimIt(data);
+ */
 export const EVENT_DATA_LIMITS = {
   /** Nesting depth of objects/arrays below eventData itself. */
   maxDepth: 5,

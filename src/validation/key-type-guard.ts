@@ -1,13 +1,21 @@
 import type { ChabokViolation } from '../errors/chabok.error.js';
 import type { WireEvent } from '../interfaces/chabok-event.interface.js';
 
-/** What the guard does when a key changes type: see the `keyTypeGuard` option. */
+/**
+ * What the guard does when a key changes type: see the `keyTypeGuard` option.
+ *
+ * @example
+ * ChabokModule.forRoot({ ..., keyTypeGuard: 'reject' });
+ */
 export type KeyTypeGuardMode = 'warn' | 'reject' | 'off';
 
 /**
  * At most this many (event, key) pairs are remembered: about 1-2 MB in the worst case.
  * Pairs first seen after that are not guarded (an app with more distinct keys than this
  * is generating keys from data, which the guard cannot help with anyway).
+ *
+ * @example
+ * console.log(`guarding up to ${KEY_TYPE_GUARD_MAX_ENTRIES} (event, key) pairs`);
  */
 export const KEY_TYPE_GUARD_MAX_ENTRIES = 10_000;
 
