@@ -3,7 +3,7 @@ import { EventBaseDto, EVENT_FIELD_LIMITS, TrackEventDto } from './track-event.d
 
 /** Body of `POST /installations/trackRevenue`: no eventName (Chabok names it `Purchase`). */
 export class TrackRevenueDto extends EventBaseDto {
-  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @IsNumber({ allowNaN: false, allowInfinity: false }, { message: 'revenue must be a finite number' })
   @Min(0)
   revenue!: number;
 
@@ -16,7 +16,7 @@ export class TrackRevenueDto extends EventBaseDto {
 
 /** Body of `POST /installations/trackPurchase`: a named event with a revenue. */
 export class TrackPurchaseDto extends TrackEventDto {
-  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @IsNumber({ allowNaN: false, allowInfinity: false }, { message: 'revenue must be a finite number' })
   @Min(0)
   revenue!: number;
 

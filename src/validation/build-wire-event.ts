@@ -80,18 +80,30 @@ function validateCatalogData(dataType: Type<object>, eventData: unknown): Chabok
   return toViolations(validateSync(instance, VALIDATOR_OPTIONS), 'eventData.');
 }
 
+/**
+ * Constraints that say what *type* a value must be. When one of them fails, the others on
+ * that field (length, range, pattern) say nothing useful, so only the type is reported.
+ */
+const TYPE_CONSTRAINTS = new Set(['isString', 'isNumber', 'isInt', 'isBoolean', 'isEventTime', 'isJsonSafeEventData']);
+
 function toViolations(errors: ValidationError[], prefix = ''): ChabokViolation[] {
   const out: ChabokViolation[] = [];
   for (const error of errors) {
     const path = prefix + (error.property === 'identity' ? 'userId|installationId' : error.property);
-    for (const [name, message] of Object.entries(error.constraints ?? {})) {
-      if (name === 'whitelistValidation') out.push({ path, reason: 'is not a known field' });
-      else if (name === 'isJsonSafeEventData') out.push(...inspectEventData(error.value, path));
-      else
-        out.push({
-          path,
-          reason: message.startsWith(`${error.property} `) ? message.slice(error.property.length + 1) : message,
-        });
+    const constraints = Object.entries(error.constraints ?? {});
+    if (error.value === undefined && error.property !== 'identity' && constraints.length > 0) {
+      out.push({ path, reason: 'is required' }); // a missing required field: one clear line
+    } else {
+      const typeFailures = constraints.filter(([name]) => TYPE_CONSTRAINTS.has(name));
+      for (const [name, message] of typeFailures.length ? typeFailures : constraints) {
+        if (name === 'whitelistValidation') out.push({ path, reason: 'is not a known field' });
+        else if (name === 'isJsonSafeEventData') out.push(...inspectEventData(error.value, path));
+        else
+          out.push({
+            path,
+            reason: message.startsWith(`${error.property} `) ? message.slice(error.property.length + 1) : message,
+          });
+      }
     }
     if (error.children?.length) out.push(...toViolations(error.children, `${path}.`));
   }

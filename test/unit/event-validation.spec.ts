@@ -108,6 +108,13 @@ describe('identity', () => {
 describe('eventName', () => {
   it('refuses an empty eventName', () =>
     expectRefused((t) => t.track({ ...ok, eventName: '' }), [v('eventName', 'should not be empty')]));
+  it('refuses a missing eventName with one clear line', () =>
+    expectRefused((t) => t.track(untyped({ userId: 'u1' })), [v('eventName', 'is required')]));
+  it('refuses a non-string userId by its type alone, not its length', () =>
+    expectRefused(
+      (t) => t.track(untyped({ userId: 4.2, eventName: 'x' })),
+      [v('userId', 'must be a string (or a safe integer)')],
+    ));
 
   it(`refuses an eventName longer than ${EVENT_FIELD_LIMITS.maxEventNameLength} characters`, () =>
     expectRefused(
@@ -279,15 +286,16 @@ describe('eventData limits', () => {
 });
 
 describe('revenue', () => {
-  const notANumber = v('revenue', 'must be a number conforming to the specified constraints');
+  // One line per problem: a failed type check hides the range check, a missing field says so.
+  const notANumber = v('revenue', 'must be a finite number');
   const negative = v('revenue', 'must not be less than 0');
+  const missing = v('revenue', 'is required');
 
   it('trackPurchase refuses a missing revenue', () =>
-    expectRefused((t) => t.trackPurchase(untyped({ ...ok, eventName: 'checkout' })), [negative, notANumber]));
+    expectRefused((t) => t.trackPurchase(untyped({ ...ok, eventName: 'checkout' })), [missing]));
   it('trackRevenue refuses a missing revenue', () =>
-    expectRefused((t) => t.trackRevenue(untyped({ userId: 'u1' })), [negative, notANumber]));
-  it('refuses NaN revenue', () =>
-    expectRefused((t) => t.trackRevenue({ userId: 'u1', revenue: NaN }), [negative, notANumber]));
+    expectRefused((t) => t.trackRevenue(untyped({ userId: 'u1' })), [missing]));
+  it('refuses NaN revenue', () => expectRefused((t) => t.trackRevenue({ userId: 'u1', revenue: NaN }), [notANumber]));
   it('refuses Infinity revenue', () =>
     expectRefused((t) => t.trackRevenue({ userId: 'u1', revenue: Infinity }), [notANumber]));
   it('refuses negative revenue', () =>
