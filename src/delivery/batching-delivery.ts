@@ -36,7 +36,11 @@ interface Lane {
   readonly formed: Deque<Batch>;
 }
 
-const ENDPOINTS: readonly ChabokEndpoint[] = ['installations/track', 'installations/trackPurchase', 'installations/trackRevenue'];
+const ENDPOINTS: readonly ChabokEndpoint[] = [
+  'installations/track',
+  'installations/trackPurchase',
+  'installations/trackRevenue',
+];
 
 /**
  * The in-memory delivery engine behind `EventTrackingService`:
@@ -51,7 +55,12 @@ const ENDPOINTS: readonly ChabokEndpoint[] = ['installations/track', 'installati
 @Injectable()
 export class BatchingDelivery implements EventDelivery, OnApplicationShutdown {
   private readonly log = new RateLimitedLogger();
-  private readonly lanes: Lane[] = ENDPOINTS.map((endpoint) => ({ endpoint, fresh: new Deque(), freshBytes: 0, formed: new Deque() }));
+  private readonly lanes: Lane[] = ENDPOINTS.map((endpoint) => ({
+    endpoint,
+    fresh: new Deque(),
+    freshBytes: 0,
+    formed: new Deque(),
+  }));
   private readonly epochs = new EpochTracker();
   private readonly abort = new AbortController();
   private readonly sending = new Set<Promise<void>>();
@@ -82,7 +91,12 @@ export class BatchingDelivery implements EventDelivery, OnApplicationShutdown {
 
   enqueue(endpoint: ChabokEndpoint, event: WireEvent, settle: boolean): Promise<void> | undefined {
     const json = JSON.stringify(event);
-    const item: QueuedEvent = { json, bytes: Buffer.byteLength(json), enqueuedAt: Date.now(), epoch: this.epochs.current };
+    const item: QueuedEvent = {
+      json,
+      bytes: Buffer.byteLength(json),
+      enqueuedAt: Date.now(),
+      epoch: this.epochs.current,
+    };
     const promise = settle
       ? new Promise<void>((resolve, reject) => {
           item.settle = { resolve, reject };
@@ -157,13 +171,19 @@ export class BatchingDelivery implements EventDelivery, OnApplicationShutdown {
       const lost = this.held;
       this.abort.abort(); // in-flight requests come back as network errors and fail as 'shutdown'
       for (const lane of this.lanes) {
-        const error = new ChabokDeliveryError('shutdown', `not delivered within shutdownTimeoutMs (${this.options.shutdownTimeoutMs} ms)`);
+        const error = new ChabokDeliveryError(
+          'shutdown',
+          `not delivered within shutdownTimeoutMs (${this.options.shutdownTimeoutMs} ms)`,
+        );
         for (const batch of lane.formed.drain()) this.fail(lane.endpoint, batch.items, error, false);
         lane.freshBytes = 0;
         this.fail(lane.endpoint, lane.fresh.drain(), error, false);
       }
       await Promise.allSettled(this.sending); // aborted requests settle as 'shutdown' in retryLater
-      this.log.error('shutdown', `Shutdown: ${lost} event(s) could not be delivered within ${this.options.shutdownTimeoutMs} ms (${this.lastError?.message ?? 'Chabok did not answer in time'})`);
+      this.log.error(
+        'shutdown',
+        `Shutdown: ${lost} event(s) could not be delivered within ${this.options.shutdownTimeoutMs} ms (${this.lastError?.message ?? 'Chabok did not answer in time'})`,
+      );
     }
     this.transport.close?.();
   }
@@ -237,7 +257,14 @@ export class BatchingDelivery implements EventDelivery, OnApplicationShutdown {
     const limit = now - this.options.deliveryDeadlineMs;
     if (batch.items.every((i) => i.enqueuedAt > limit)) return batch;
     const [expired, live] = partition(batch.items, (i) => i.enqueuedAt <= limit);
-    this.fail(batch.endpoint, expired, new ChabokDeliveryError('expired', `not delivered within deliveryDeadlineMs (last error: ${this.lastError?.message ?? 'none'})`));
+    this.fail(
+      batch.endpoint,
+      expired,
+      new ChabokDeliveryError(
+        'expired',
+        `not delivered within deliveryDeadlineMs (last error: ${this.lastError?.message ?? 'none'})`,
+      ),
+    );
     return live.length ? makeBatch(batch.endpoint, live) : undefined;
   }
 
@@ -260,11 +287,14 @@ export class BatchingDelivery implements EventDelivery, OnApplicationShutdown {
     this.clearTimer();
     this.timerAt = at;
     // unref: a pending flush never keeps the process alive on its own.
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = Infinity;
-      this.pump();
-    }, Math.max(0, at - Date.now())).unref();
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAt = Infinity;
+        this.pump();
+      },
+      Math.max(0, at - Date.now()),
+    ).unref();
   }
 
   private clearTimer(): void {
@@ -300,7 +330,8 @@ export class BatchingDelivery implements EventDelivery, OnApplicationShutdown {
     const status = outcome.kind === 'response' ? outcome.status : undefined;
     const answer = outcome.kind === 'response' ? outcome.body : undefined;
     if (verdict !== 'delivered') {
-      const message = outcome.kind === 'response' ? `Chabok answered ${outcome.status}` : `${outcome.code}: ${outcome.message}`;
+      const message =
+        outcome.kind === 'response' ? `Chabok answered ${outcome.status}` : `${outcome.code}: ${outcome.message}`;
       this.lastError = { message, status, at: Date.now() };
     }
     switch (verdict) {
@@ -315,41 +346,79 @@ export class BatchingDelivery implements EventDelivery, OnApplicationShutdown {
         return this.retryLater(batch, outcome);
       case 'split':
         this.failures = 0; // Chabok is up and answering
-        if (batch.items.length === 1) return this.fail(batch.endpoint, batch.items, new ChabokDeliveryError('rejected', `Chabok refused the event (${status})`, status, answer));
+        if (batch.items.length === 1)
+          return this.fail(
+            batch.endpoint,
+            batch.items,
+            new ChabokDeliveryError('rejected', `Chabok refused the event (${status})`, status, answer),
+          );
         {
           const half = Math.ceil(batch.items.length / 2);
           const lane = this.lane(batch.endpoint);
-          lane.formed.unshiftAll([makeBatch(batch.endpoint, batch.items.slice(0, half)), makeBatch(batch.endpoint, batch.items.slice(half))]);
+          lane.formed.unshiftAll([
+            makeBatch(batch.endpoint, batch.items.slice(0, half)),
+            makeBatch(batch.endpoint, batch.items.slice(half)),
+          ]);
         }
         return;
       case 'unauthorized':
         if (!this.reportedUnauthorized) {
           this.reportedUnauthorized = true;
-          this.log.error('unauthorized', `Chabok answered ${status}: check accessToken and appId/baseUrl. Events are not being delivered.`);
+          this.log.error(
+            'unauthorized',
+            `Chabok answered ${status}: check accessToken and appId/baseUrl. Events are not being delivered.`,
+          );
         }
-        return this.fail(batch.endpoint, batch.items, new ChabokDeliveryError('unauthorized', `Chabok answered ${status}: the access token or app id is not accepted`, status, answer), false);
+        return this.fail(
+          batch.endpoint,
+          batch.items,
+          new ChabokDeliveryError(
+            'unauthorized',
+            `Chabok answered ${status}: the access token or app id is not accepted`,
+            status,
+            answer,
+          ),
+          false,
+        );
       case 'reject':
-        return this.fail(batch.endpoint, batch.items, new ChabokDeliveryError('rejected', `Chabok refused the request (${status})`, status, answer));
+        return this.fail(
+          batch.endpoint,
+          batch.items,
+          new ChabokDeliveryError('rejected', `Chabok refused the request (${status})`, status, answer),
+        );
     }
   }
 
   private retryLater(batch: Batch, outcome: TransportOutcome): void {
-    if (this.closed) return this.fail(batch.endpoint, batch.items, new ChabokDeliveryError('shutdown', `not delivered before shutdown (last error: ${this.lastError?.message})`), false);
+    if (this.closed)
+      return this.fail(
+        batch.endpoint,
+        batch.items,
+        new ChabokDeliveryError('shutdown', `not delivered before shutdown (last error: ${this.lastError?.message})`),
+        false,
+      );
     const now = Date.now();
     this.failures++;
     const retryAfter = outcome.kind === 'response' ? parseRetryAfter(outcome.retryAfter, now) : undefined;
-    const delay = Math.min(retryAfter ?? backoffDelay(this.failures - 1, this.options.retryBaseDelayMs, this.options.retryMaxDelayMs), this.options.retryMaxDelayMs);
+    const delay = Math.min(
+      retryAfter ?? backoffDelay(this.failures - 1, this.options.retryBaseDelayMs, this.options.retryMaxDelayMs),
+      this.options.retryMaxDelayMs,
+    );
     this.pausedUntil = Math.max(this.pausedUntil, now + delay);
     this.counters.retried += batch.items.length;
     this.lane(batch.endpoint).formed.unshiftAll([batch]);
-    this.log.warn('transient', `Chabok delivery failed (${this.lastError?.message}); ${this.held} event(s) held, retrying in ${delay} ms`);
+    this.log.warn(
+      'transient',
+      `Chabok delivery failed (${this.lastError?.message}); ${this.held} event(s) held, retrying in ${delay} ms`,
+    );
   }
 
   // --- bookkeeping --------------------------------------------------------------------
 
   /** Frees room for a new event, by the overflow policy. False means: drop the new one. */
   private makeRoom(bytes: number): boolean {
-    const fits = () => this.held + 1 <= this.options.maxQueueSize && this.heldBytes + bytes <= this.options.maxQueueBytes;
+    const fits = () =>
+      this.held + 1 <= this.options.maxQueueSize && this.heldBytes + bytes <= this.options.maxQueueBytes;
     if (fits()) return true;
     if (this.options.overflow === 'drop-newest') return false;
     while (!fits()) {
@@ -387,8 +456,18 @@ export class BatchingDelivery implements EventDelivery, OnApplicationShutdown {
   private drop(endpoint: ChabokEndpoint, items: QueuedEvent[], wasHeld = false): void {
     this.counters.dropped += items.length;
     if (wasHeld) this.release(items);
-    this.report(endpoint, items, new ChabokDeliveryError('dropped', `queue full (maxQueueSize ${this.options.maxQueueSize}, maxQueueBytes ${this.options.maxQueueBytes}, overflow ${this.options.overflow})`));
-    this.log.warn('dropped', `Chabok queue is full: dropped ${items.length} event(s) (${this.counters.dropped} in all, overflow: ${this.options.overflow})`);
+    this.report(
+      endpoint,
+      items,
+      new ChabokDeliveryError(
+        'dropped',
+        `queue full (maxQueueSize ${this.options.maxQueueSize}, maxQueueBytes ${this.options.maxQueueBytes}, overflow ${this.options.overflow})`,
+      ),
+    );
+    this.log.warn(
+      'dropped',
+      `Chabok queue is full: dropped ${items.length} event(s) (${this.counters.dropped} in all, overflow: ${this.options.overflow})`,
+    );
   }
 
   /** Settles held events as finally failed: counted, reported, released. */
@@ -417,7 +496,10 @@ export class BatchingDelivery implements EventDelivery, OnApplicationShutdown {
     try {
       this.options.onError({ endpoint, error, events: items.map((i) => JSON.parse(i.json) as WireEvent) });
     } catch (hookError) {
-      this.log.error('onError', `onError hook threw: ${hookError instanceof Error ? hookError.message : String(hookError)}`);
+      this.log.error(
+        'onError',
+        `onError hook threw: ${hookError instanceof Error ? hookError.message : String(hookError)}`,
+      );
     }
   }
 }

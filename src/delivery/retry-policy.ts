@@ -25,7 +25,12 @@ export function classify(outcome: TransportOutcome): Verdict {
  * Exponential backoff with full jitter: a uniform delay in [0, min(max, base * 2^attempt)).
  * Full jitter spreads the retries of many instances so they do not hit Chabok in waves.
  */
-export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  baseMs: number,
+  maxMs: number,
+  random: () => number = Math.random,
+): number {
   const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));
   return Math.floor(random() * ceiling);
 }

@@ -15,7 +15,12 @@ async function loadBullMq(): Promise<typeof import('bullmq')> {
   try {
     return await import('bullmq');
   } catch {
-    throw new ChabokConfigurationError([{ path: 'delivery.mode', reason: "'durable' needs the optional peers bullmq and ioredis: npm install bullmq ioredis" }]);
+    throw new ChabokConfigurationError([
+      {
+        path: 'delivery.mode',
+        reason: "'durable' needs the optional peers bullmq and ioredis: npm install bullmq ioredis",
+      },
+    ]);
   }
 }
 
@@ -28,14 +33,32 @@ function producerConnection(connection: object): ConnectionOptions {
   return { ...(connection as object), enableOfflineQueue: false, maxRetriesPerRequest: 1 } as ConnectionOptions;
 }
 
-export async function createDurableDelivery(options: ResolvedChabokOptions, transport: ChabokTransport): Promise<DurableDelivery> {
+export async function createDurableDelivery(
+  options: ResolvedChabokOptions,
+  transport: ChabokTransport,
+): Promise<DurableDelivery> {
   const durable = options.durable!;
   const bullmq = await loadBullMq();
   const queue: Queue<ChabokJobData> =
     (durable.queue as Queue<ChabokJobData> | undefined) ??
-    new bullmq.Queue<ChabokJobData>(durable.queueName, { connection: producerConnection(durable.connection!), prefix: durable.prefix });
-  const ready = await Promise.race([queue.waitUntilReady().then(() => true, () => false), sleep(READY_TIMEOUT_MS).then(() => false)]);
-  if (!ready) new Logger(CHABOK_LOGGER_CONTEXT).warn(`Redis not reachable at boot; durable delivery will ${durable.onRedisDown === 'memory' ? 'fall back to memory' : 'reject events'} until it is`);
+    new bullmq.Queue<ChabokJobData>(durable.queueName, {
+      connection: producerConnection(durable.connection!),
+      prefix: durable.prefix,
+    });
+  // Without a listener, BullMQ prints every connection error with its stack while boot waits.
+  const quiet = (): void => undefined; // the warning below says it once; DurableDelivery logs the rest
+  queue.on('error', quiet);
+  const ready = await Promise.race([
+    queue.waitUntilReady().then(
+      () => true,
+      () => false,
+    ),
+    sleep(READY_TIMEOUT_MS).then(() => false),
+  ]);
+  if (!ready)
+    new Logger(CHABOK_LOGGER_CONTEXT).warn(
+      `Redis not reachable at boot; durable delivery will ${durable.onRedisDown === 'memory' ? 'fall back to memory' : 'reject events'} until it is`,
+    );
 
   // Both engines share the transport, and each closes it (destroying its sockets) when its
   // own shutdown drain ends: that would cut the other's requests in flight. They get a view
@@ -53,7 +76,19 @@ export async function createDurableDelivery(options: ResolvedChabokOptions, tran
     shared,
   );
   const fallback = new BatchingDelivery(options, shared);
-  return new DurableDelivery(options, durable, queue, workerEngine, fallback, bullmq, durable.queue === undefined, transport);
+  const delivery = new DurableDelivery(
+    options,
+    durable,
+    queue,
+    workerEngine,
+    fallback,
+    bullmq,
+    durable.queue === undefined,
+    transport,
+    ready,
+  );
+  queue.off('error', quiet);
+  return delivery;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -50,11 +50,15 @@ export class DurableDelivery implements EventDelivery, OnApplicationShutdown {
    * Redis appears (track() would hang), so events are treated as "Redis down" instead.
    */
   private connected = false;
+  /** Whether the worker's connections were ever ready (see onApplicationShutdown). */
+  private workerReady = false;
   private poll: NodeJS.Timeout | undefined;
   private accepted = 0;
   private droppedHere = 0;
   private fallbacks = 0;
   private unavailable = 0;
+  /** Jobs this worker found older than deliveryDeadlineMs (never handed to the engine). */
+  private expired = 0;
   private closed = false;
 
   constructor(
@@ -69,7 +73,10 @@ export class DurableDelivery implements EventDelivery, OnApplicationShutdown {
     private readonly ownsQueue: boolean,
     /** Shared by both engines, closed once both have drained. */
     private readonly transport: ChabokTransport,
+    /** Whether the queue's connection was ready when boot stopped waiting for it. */
+    ready: boolean,
   ) {
+    this.connected = ready;
     queue.on('error', (error) => this.redisError('queue', error));
     queue.waitUntilReady().then(
       () => (this.connected = true),
@@ -91,9 +98,15 @@ export class DurableDelivery implements EventDelivery, OnApplicationShutdown {
       item.settle?.reject(new ChabokDeliveryError('shutdown', 'tracked after the application shut down'));
       return promise;
     }
-    if (this.counts.waiting + this.counts.delayed + this.addingJobs + this.pending.length >= this.durable.maxQueueLength) {
+    if (
+      this.counts.waiting + this.counts.delayed + this.addingJobs + this.pending.length >=
+      this.durable.maxQueueLength
+    ) {
       this.droppedHere++;
-      const error = new ChabokDeliveryError('dropped', `durable queue holds ${this.durable.maxQueueLength} events (maxQueueLength)`);
+      const error = new ChabokDeliveryError(
+        'dropped',
+        `durable queue holds ${this.durable.maxQueueLength} events (maxQueueLength)`,
+      );
       this.report(endpoint, [event], error);
       item.settle?.reject(error);
       return promise;
@@ -120,14 +133,16 @@ export class DurableDelivery implements EventDelivery, OnApplicationShutdown {
   stats(): ChabokStats {
     const worker = this.engine.stats();
     const fallback = this.fallback.stats();
-    const sum = (key: 'delivered' | 'retried' | 'failed' | 'dropped' | 'queued' | 'queuedBytes' | 'inFlight' | 'batchesSent') => worker[key] + fallback[key];
+    const sum = (
+      key: 'delivered' | 'retried' | 'failed' | 'dropped' | 'queued' | 'queuedBytes' | 'inFlight' | 'batchesSent',
+    ) => worker[key] + fallback[key];
     const latest = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
     const oldest = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
     return {
       accepted: this.accepted + fallback.accepted,
       delivered: sum('delivered'),
       retried: sum('retried'),
-      failed: sum('failed') + this.unavailable,
+      failed: sum('failed') + this.unavailable + this.expired,
       dropped: sum('dropped') + this.droppedHere,
       queued: sum('queued') + this.pending.length,
       queuedBytes: sum('queuedBytes'),
@@ -155,18 +170,32 @@ export class DurableDelivery implements EventDelivery, OnApplicationShutdown {
     this.closed = true;
     clearInterval(this.poll);
     const worker = this.worker;
-    const closingWorker = worker?.close().catch((error: unknown) => this.redisError('worker', error));
+    // Stop taking jobs. While Redis answers, gracefully: held jobs are finished or handed
+    // back. When it does not, BullMQ would wait for it forever (and a worker that never
+    // connected cannot even be disconnected later), so its connections are dropped now.
+    const force = !(this.redisUp && this.workerReady);
+    const closingWorker = worker?.close(force).catch((error: unknown) => this.redisError('worker', error));
     await Promise.all([this.engine.onApplicationShutdown(), this.fallback.onApplicationShutdown()]);
     this.transport.close?.();
-    if (worker && !(await within(closingWorker!, this.redisUp ? WORKER_CLOSE_GRACE_MS : 0))) {
-      // Redis is not answering: BullMQ would wait for it forever. Drop the connections.
-      await within(worker.disconnect().catch(() => undefined), CLOSE_STEP_MS);
+    if (worker && !(await within(closingWorker!, WORKER_CLOSE_GRACE_MS))) {
+      // Redis stopped answering during the drain: drop the connections.
+      await within(
+        worker.disconnect().catch(() => undefined),
+        CLOSE_STEP_MS,
+      );
       await within(closingWorker!, CLOSE_STEP_MS);
     }
     if (this.ownsQueue) {
       // QUIT fails at once when the producer connection is down; then drop it (stops reconnecting).
-      const quit = this.queue.close().then(() => true, () => false);
-      if (!(await within(quit, CLOSE_STEP_MS)) || !(await quit)) await within(this.queue.disconnect().catch(() => undefined), CLOSE_STEP_MS);
+      const quit = this.queue.close().then(
+        () => true,
+        () => false,
+      );
+      if (!(await within(quit, CLOSE_STEP_MS)) || !(await quit))
+        await within(
+          this.queue.disconnect().catch(() => undefined),
+          CLOSE_STEP_MS,
+        );
     }
   }
 
@@ -181,7 +210,9 @@ export class DurableDelivery implements EventDelivery, OnApplicationShutdown {
     if (!this.connected) return this.redisDown(batch, new Error('not connected to Redis yet'));
     this.addingJobs += batch.length;
     const adding = this.queue
-      .addBulk(batch.map((p) => ({ name: p.data.endpoint, data: p.data, opts: this.durable.jobOptions as JobsOptions })))
+      .addBulk(
+        batch.map((p) => ({ name: p.data.endpoint, data: p.data, opts: this.durable.jobOptions as JobsOptions })),
+      )
       .then(
         () => {
           this.redisUp = true;
@@ -204,7 +235,10 @@ export class DurableDelivery implements EventDelivery, OnApplicationShutdown {
     const reason = error instanceof Error ? error.message : String(error);
     if (this.durable.onRedisDown === 'memory') {
       this.fallbacks += batch.length;
-      this.log.warn('redis-fallback', `Redis unavailable (${reason}); ${batch.length} event(s) sent through the in-memory queue instead`);
+      this.log.warn(
+        'redis-fallback',
+        `Redis unavailable (${reason}); ${batch.length} event(s) sent through the in-memory queue instead`,
+      );
       for (const p of batch) {
         const delivered = this.fallback.enqueue(p.data.endpoint, p.data.event, p.settle !== undefined);
         if (p.settle && delivered) delivered.then(p.settle.resolve, p.settle.reject);
@@ -213,7 +247,10 @@ export class DurableDelivery implements EventDelivery, OnApplicationShutdown {
     }
     this.unavailable += batch.length;
     const failure = new ChabokDeliveryError('unavailable', `Redis unavailable, event not queued: ${reason}`);
-    this.log.error('redis-down', `Redis unavailable (${reason}); ${batch.length} event(s) refused (onRedisDown: 'reject')`);
+    this.log.error(
+      'redis-down',
+      `Redis unavailable (${reason}); ${batch.length} event(s) refused (onRedisDown: 'reject')`,
+    );
     for (const p of batch) p.settle?.reject(failure);
     for (const p of batch) this.report(p.data.endpoint, [p.data.event], failure);
   }
@@ -229,6 +266,10 @@ export class DurableDelivery implements EventDelivery, OnApplicationShutdown {
       connection: this.durable.workerConnection() as WorkerOptions['connection'],
     });
     this.worker.on('error', (error) => this.redisError('worker', error));
+    this.worker.waitUntilReady().then(
+      () => (this.workerReady = true),
+      () => undefined, // reported through 'error'
+    );
   }
 
   /**
@@ -239,7 +280,13 @@ export class DurableDelivery implements EventDelivery, OnApplicationShutdown {
   private async process(job: Job<ChabokJobData>, token?: string): Promise<void> {
     const { endpoint, event } = job.data;
     if (Date.now() - job.timestamp > this.options.deliveryDeadlineMs) {
-      throw new this.bullmq.UnrecoverableError(`expired: not delivered within deliveryDeadlineMs (${this.options.deliveryDeadlineMs} ms)`);
+      const error = new ChabokDeliveryError(
+        'expired',
+        `not delivered within deliveryDeadlineMs (${this.options.deliveryDeadlineMs} ms)`,
+      );
+      this.expired++;
+      this.report(endpoint, [event], error); // like every other final failure
+      throw new this.bullmq.UnrecoverableError(`expired: ${error.message}`);
     }
     try {
       await this.engine.enqueue(endpoint, event, true);
@@ -248,7 +295,10 @@ export class DurableDelivery implements EventDelivery, OnApplicationShutdown {
         await job.moveToDelayed(Date.now(), token);
         throw new this.bullmq.DelayedError();
       }
-      const reason = error instanceof ChabokDeliveryError ? `${error.reason}: ${error.message}${error.responseBody ? ` ${error.responseBody}` : ''}` : String(error);
+      const reason =
+        error instanceof ChabokDeliveryError
+          ? `${error.reason}: ${error.message}${error.responseBody ? ` ${error.responseBody}` : ''}`
+          : String(error);
       throw new this.bullmq.UnrecoverableError(reason);
     }
   }
@@ -262,7 +312,12 @@ export class DurableDelivery implements EventDelivery, OnApplicationShutdown {
     }
     try {
       const c = await this.queue.getJobCounts('wait', 'prioritized', 'active', 'delayed', 'failed');
-      this.counts = { waiting: (c.wait ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0, delayed: c.delayed ?? 0, failed: c.failed ?? 0 };
+      this.counts = {
+        waiting: (c.wait ?? 0) + (c.prioritized ?? 0),
+        active: c.active ?? 0,
+        delayed: c.delayed ?? 0,
+        failed: c.failed ?? 0,
+      };
       this.redisUp = true;
     } catch (error) {
       this.redisUp = false;
@@ -278,7 +333,10 @@ export class DurableDelivery implements EventDelivery, OnApplicationShutdown {
     try {
       this.options.onError?.({ endpoint, error, events });
     } catch (hookError) {
-      this.log.error('onError', `onError hook threw: ${hookError instanceof Error ? hookError.message : String(hookError)}`);
+      this.log.error(
+        'onError',
+        `onError hook threw: ${hookError instanceof Error ? hookError.message : String(hookError)}`,
+      );
     }
   }
 }
@@ -287,5 +345,11 @@ export class DurableDelivery implements EventDelivery, OnApplicationShutdown {
 function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  return Promise.race([promise.then(() => true, () => true), timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    promise.then(
+      () => true,
+      () => true,
+    ),
+    timeout,
+  ]).finally(() => clearTimeout(timer));
 }

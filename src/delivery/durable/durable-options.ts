@@ -76,18 +76,46 @@ const INTEGERS: Record<string, [number, number]> = {
 };
 
 /** Validates `delivery` options (field paths prefixed `delivery.`), and fills defaults. */
-export function resolveDurableOptions(raw: DurableDeliveryOptions, violations: ChabokViolation[]): ResolvedDurableOptions | undefined {
+export function resolveDurableOptions(
+  raw: DurableDeliveryOptions,
+  violations: ChabokViolation[],
+): ResolvedDurableOptions | undefined {
   const bad = (path: string, reason: string) => violations.push({ path: `delivery.${path}`, reason });
-  const known = new Set(['mode', 'connection', 'queue', 'queueName', 'prefix', 'role', 'concurrency', 'onRedisDown', 'maxQueueLength', 'keepFailedJobs', 'stalledIntervalMs', 'lockDurationMs']);
+  const known = new Set([
+    'mode',
+    'connection',
+    'queue',
+    'queueName',
+    'prefix',
+    'role',
+    'concurrency',
+    'onRedisDown',
+    'maxQueueLength',
+    'keepFailedJobs',
+    'stalledIntervalMs',
+    'lockDurationMs',
+  ]);
   for (const key of Object.keys(raw)) if (!known.has(key)) bad(key, 'is not a durable delivery option');
   if (!raw.connection === !raw.queue) bad('connection', 'give exactly one of connection or queue');
-  const o = { queueName: 'chabok-events', role: 'both', concurrency: 1_000, onRedisDown: 'reject', maxQueueLength: 1_000_000, keepFailedJobs: 10_000, stalledIntervalMs: 30_000, lockDurationMs: 30_000, ...raw };
-  if (typeof o.queueName !== 'string' || !/^[\w.-]{1,100}$/.test(o.queueName)) bad('queueName', 'must be 1-100 letters, digits, _ . -');
+  const o = {
+    queueName: 'chabok-events',
+    role: 'both',
+    concurrency: 1_000,
+    onRedisDown: 'reject',
+    maxQueueLength: 1_000_000,
+    keepFailedJobs: 10_000,
+    stalledIntervalMs: 30_000,
+    lockDurationMs: 30_000,
+    ...raw,
+  };
+  if (typeof o.queueName !== 'string' || !/^[\w.-]{1,100}$/.test(o.queueName))
+    bad('queueName', 'must be 1-100 letters, digits, _ . -');
   if (!['both', 'producer', 'worker'].includes(o.role)) bad('role', "must be 'both', 'producer' or 'worker'");
   if (!['reject', 'memory'].includes(o.onRedisDown)) bad('onRedisDown', "must be 'reject' or 'memory'");
   for (const [key, [min, max]] of Object.entries(INTEGERS)) {
     const v = (o as Record<string, unknown>)[key];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) bad(key, `must be an integer from ${min} to ${max}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+      bad(key, `must be an integer from ${min} to ${max}`);
   }
   if (violations.some((v) => v.path.startsWith('delivery.'))) return undefined;
   const connection = o.connection;
@@ -115,7 +143,9 @@ export function resolveDurableOptions(raw: DurableDeliveryOptions, violations: C
     workerConnection: () => {
       const base = (connection ?? o.queue!.opts.connection) as object;
       // An ioredis instance is shared as is (BullMQ duplicates it for blocking commands).
-      return typeof (base as { duplicate?: unknown }).duplicate === 'function' ? base : { ...base, maxRetriesPerRequest: null };
+      return typeof (base as { duplicate?: unknown }).duplicate === 'function'
+        ? base
+        : { ...base, maxRetriesPerRequest: null };
     },
   };
 }
