@@ -27,6 +27,7 @@ export type {
   WireEvent,
 } from './interfaces/chabok-event.interface.js';
 export type { ChabokFailure } from './interfaces/chabok-failure.interface.js';
+export type { DurableDeliveryOptions } from './delivery/durable/durable-options.js';
 export type { ChabokStats } from './interfaces/chabok-stats.interface.js';
 
 export { CHABOK_OPTIONS, DEFAULT_INSTALLATION_ID_HEADER, TRACK_EVENT_METADATA } from './chabok.constants.js';

@@ -4,7 +4,11 @@ import type { ResolvedChabokOptions } from '../config/resolved-options.js';
 import { ChabokValidationError } from '../errors/chabok-validation.error.js';
 import type { ChabokViolation } from '../errors/chabok.error.js';
 import type {
-  ChabokEndpoint, TrackEventInput, TrackPurchaseInput, TrackRevenueInput, WireEvent,
+  ChabokEndpoint,
+  TrackEventInput,
+  TrackPurchaseInput,
+  TrackRevenueInput,
+  WireEvent,
 } from '../interfaces/chabok-event.interface.js';
 import type { ChabokStats } from '../interfaces/chabok-stats.interface.js';
 import type { EventDelivery } from '../interfaces/event-delivery.interface.js';
@@ -55,7 +59,8 @@ export class EventTrackingService {
    * tracking.trackMany([{ userId: '1', eventName: 'a' }, { installationId: 'x', eventName: 'b' }]);
    */
   trackMany(events: readonly TrackEventInput[]): Promise<void> {
-    if (!Array.isArray(events)) return rejected(new ChabokValidationError([{ path: '(events)', reason: 'must be an array' }]));
+    if (!Array.isArray(events))
+      return rejected(new ChabokValidationError([{ path: '(events)', reason: 'must be an array' }]));
     return this.submit(TRACK, events, true);
   }
 
@@ -127,7 +132,12 @@ export class EventTrackingService {
   }
 
   /** Validates every input before any is queued, so a bad one never leaves half a batch sent. */
-  private validateAll(endpoint: ChabokEndpoint, inputs: readonly unknown[], capturedAt: number, indexed: boolean): WireEvent[] {
+  private validateAll(
+    endpoint: ChabokEndpoint,
+    inputs: readonly unknown[],
+    capturedAt: number,
+    indexed: boolean,
+  ): WireEvent[] {
     const events: WireEvent[] = [];
     const violations: ChabokViolation[] = [];
     inputs.forEach((input, i) => {
@@ -135,7 +145,11 @@ export class EventTrackingService {
         events.push(this.build(endpoint, input, capturedAt));
       } catch (error) {
         if (!(error instanceof ChabokValidationError)) throw error;
-        violations.push(...(indexed ? error.violations.map((v) => ({ path: `[${i}].${v.path}`, reason: v.reason })) : error.violations));
+        violations.push(
+          ...(indexed
+            ? error.violations.map((v) => ({ path: `[${i}].${v.path}`, reason: v.reason }))
+            : error.violations),
+        );
       }
     });
     if (violations.length) throw new ChabokValidationError(violations);

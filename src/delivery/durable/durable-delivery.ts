@@ -289,6 +289,8 @@ export class DurableDelivery implements EventDelivery, OnApplicationShutdown {
       throw new this.bullmq.UnrecoverableError(`expired: ${error.message}`);
     }
     try {
+      // deliveryDeadlineMs is checked above from the job's queue time, then again by the
+      // engine from now: an event is retried for at most twice the deadline in all.
       await this.engine.enqueue(endpoint, event, true);
     } catch (error) {
       if (error instanceof ChabokDeliveryError && error.reason === 'shutdown') {
