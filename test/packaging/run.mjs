@@ -576,6 +576,8 @@ async function checkApp(name, tmp, tarball, pkg) {
     recursive: true,
     filter: (src) => !/(^|[\\/])(node_modules|dist)([\\/]|$)|\.tsbuildinfo$/.test(relative(source, src)),
   });
+  // The apps differ in package.json and tsconfig, not in code: one main.ts serves all.
+  cpSync(join(HERE, 'app-src'), join(appDir, 'src'), { recursive: true });
   const appPkg = readJson(join(appDir, 'package.json'));
   const esm = appPkg.type === 'module';
   check(existsSync(join(appDir, 'package-lock.json')), `${name} has no package-lock.json`);

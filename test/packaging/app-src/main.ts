@@ -1,5 +1,7 @@
-// A user's Nest 12 ESM app ("type": "module"): `nestjs-chabok` is installed from the packed
-// tarball, and these imports stay ES imports (resolved through the "import" condition).
+// A user's app, shared by the three fixture apps (run.mjs copies it into each one's src/):
+// in the CommonJS apps TypeScript compiles these imports to require() calls (their
+// package.json has no "type"); in the ESM app they stay ES imports. `nestjs-chabok` is
+// installed from the packed tarball in each.
 import 'reflect-metadata';
 import { Body, Controller, Headers, Module, Post } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -41,7 +43,7 @@ class CartController {
 })
 class AppModule {}
 
-// The testing kit's types and classes resolve through the "import" condition too.
+// The testing kit's types and classes resolve through the same condition (require or import).
 function describeRecorded(recorded: RecordedEvent): string {
   return `${recorded.endpoint}:${recorded.event.eventName ?? ''}`;
 }
