@@ -9,11 +9,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { jest } from '@jest/globals';
 import { Queue } from 'bullmq';
 import { ChabokStandIn, type AcceptedEvent } from '../../stand-in/chabok-stand-in.js';
+import { post } from '../support/post.js';
 import { RedisServer } from '../support/redis-server.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/dist/durable-app.js', import.meta.url));
@@ -115,20 +116,6 @@ async function stopChild(
 
 const agent = new Agent({ keepAlive: true, maxSockets: 16 });
 
-/** One POST; resolves with the status, or 0 when the connection failed. Bounded by a timeout. */
-function post(port: number, path: string): Promise<number> {
-  return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'POST', agent, timeout: 5_000 }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-      res.on('error', () => resolve(0));
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(0));
-    req.end();
-  });
-}
-
 /** Sends `paths` with `concurrency` requests in flight until all are sent or `stop()` holds. */
 async function load(
   paths: { port: number; path: string }[],
@@ -141,7 +128,7 @@ async function load(
     Array.from({ length: concurrency }, async () => {
       while (next < paths.length && !stop()) {
         const { port, path } = paths[next++]!;
-        statuses.push(await post(port, path));
+        statuses.push(await post(port, path, { agent }));
       }
     }),
   );
@@ -319,11 +306,11 @@ describe('durable delivery across processes', () => {
     const ownRedis = await RedisServer.start();
     try {
       const child = await startChild({ ...envFor(`gone-${Date.now()}`), REDIS_PORT: String(ownRedis.port) });
-      expect(await post(child.port, '/events/1')).toBe(200);
+      expect(await post(child.port, '/events/1', { agent })).toBe(200);
       await standIn.waitFor(() => arrivals.has(1), WAIT);
 
       await ownRedis.stop();
-      expect(await post(child.port, '/events/2')).toBe(200);
+      expect(await post(child.port, '/events/2', { agent })).toBe(200);
       expect(child.nacks).toEqual([{ nack: 2, reason: 'unavailable' }]);
 
       const stoppingAt = Date.now();

@@ -6,9 +6,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { ChabokStandIn } from '../../stand-in/chabok-stand-in.js';
+import { post } from '../support/post.js';
 import { SECRET_TOKEN, startStandIn, within } from '../support/reliability-harness.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/dist/sigterm-app.js', import.meta.url));
@@ -54,23 +54,6 @@ async function startChild(standIn: ChabokStandIn): Promise<Child> {
   return { process: child, port, output: () => `${stdout}\n${stderr}`, exited };
 }
 
-/** One POST; resolves with the status, or 0 when the connection failed. Bounded by a timeout. */
-function post(port: number, path: string, headers: Record<string, string>): Promise<number> {
-  return new Promise((resolve) => {
-    const req = request(
-      { host: '127.0.0.1', port, path, method: 'POST', headers, agent: false, timeout: 5_000 },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-        res.on('error', () => resolve(0));
-      },
-    );
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(0));
-    req.end();
-  });
-}
-
 describe('SIGTERM while the app is under load', () => {
   let standIn: ChabokStandIn;
   let child: Child | undefined;
@@ -105,7 +88,9 @@ describe('SIGTERM while the app is under load', () => {
         const seq = next++;
         const kind: Kind = seq % 2 === 0 ? 'orders' : 'visits';
         inFlight++;
-        const status = await post(port, `/${kind}/${seq}`, { 'x-chabok-installation-id': `device-${seq}` });
+        const status = await post(port, `/${kind}/${seq}`, {
+          headers: { 'x-chabok-installation-id': `device-${seq}` },
+        });
         inFlight--;
         if (status === 200) acknowledged.push({ kind, seq });
         if (acknowledged.length >= SIGTERM_AFTER_ACKS && inFlightAtSigterm < 0) {
