@@ -2,7 +2,7 @@ import { registerDecorator, type ValidationArguments, type ValidationOptions } f
 import { inspectEventData } from '../validation/event-data.js';
 
 /** Epoch ms before this are almost surely epoch *seconds* passed by mistake. */
-const EARLIEST_EVENT_TIME = Date.UTC(2000, 0, 1);
+export const EARLIEST_EVENT_TIME = Date.UTC(2000, 0, 1);
 
 /** Exactly one of `userId` / `installationId`; put on both, reported once. */
 export function IsExactlyOneIdentity(options?: ValidationOptions): PropertyDecorator {

@@ -10,7 +10,7 @@ import { IsEventTime, IsExactlyOneIdentity, IsJsonSafeEventData } from './dto-de
 export const EVENT_FIELD_LIMITS = { maxEventNameLength: 128, maxIdLength: 256, maxCurrencyLength: 16 } as const;
 
 /** No control characters and no surrounding white space. */
-const TIDY_TEXT = /^(?! )[^\u0000-\u001f\u007f]*(?<! )$/;
+export const TIDY_TEXT = /^(?! )[^\u0000-\u001f\u007f]*(?<! )$/;
 
 /**
  * DTOs hold the event as it will go on the wire: `buildWireEvent` has already turned a

@@ -7,6 +7,7 @@ import { ChabokValidationError } from '../errors/chabok-validation.error.js';
 import type { ChabokViolation } from '../errors/chabok.error.js';
 import type { ChabokEndpoint, WireEvent } from '../interfaces/chabok-event.interface.js';
 import { inspectEventData, normalizeEventData } from './event-data.js';
+import { certainlyValid } from './fast-accept.js';
 
 const DTO_BY_ENDPOINT = {
   'installations/track': TrackEventDto,
@@ -46,15 +47,8 @@ export function buildWireEvent(
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new ChabokValidationError([{ path: '(event)', reason: 'must be an object' }]);
   }
-  const dto = Object.assign(new DTO_BY_ENDPOINT[endpoint](), input) as Record<string, unknown>;
-  if (dto.eventTime instanceof Date) dto.eventTime = dto.eventTime.getTime(); // NaN for an invalid Date: refused below
-  if (typeof dto.userId === 'number' && Number.isSafeInteger(dto.userId)) dto.userId = String(dto.userId);
-  if (dto.eventData !== undefined) dto.eventData = normalizeEventData(dto.eventData);
-  const violations = toViolations(validateSync(dto, VALIDATOR_OPTIONS));
-  for (const field of NOT_NULLABLE) {
-    if (dto[field] === null && !violations.some((v) => v.path === field))
-      violations.push({ path: field, reason: 'must not be null (leave it out instead)' });
-  }
+  const dto = prepareDto(endpoint, input);
+  const violations = certainlyValid(endpoint, dto) ? [] : validateDto(dto);
   // Only on otherwise sound eventData: class-transformer would recurse forever on a cycle.
   if (dataType && !violations.some((v) => v.path.startsWith('eventData'))) {
     violations.push(...validateCatalogData(dataType, (input as { eventData?: unknown }).eventData));
@@ -67,6 +61,28 @@ export function buildWireEvent(
     if (value !== undefined) wire[field] = value;
   }
   return wire as unknown as WireEvent;
+}
+
+/** The endpoint's DTO instance, with the wire conversions applied (but not yet validated). */
+export function prepareDto(endpoint: ChabokEndpoint, input: object): Record<string, unknown> {
+  const dto = Object.assign(new DTO_BY_ENDPOINT[endpoint](), input) as Record<string, unknown>;
+  if (dto.eventTime instanceof Date) dto.eventTime = dto.eventTime.getTime(); // NaN for an invalid Date: refused below
+  if (typeof dto.userId === 'number' && Number.isSafeInteger(dto.userId)) dto.userId = String(dto.userId);
+  if (dto.eventData !== undefined) dto.eventData = normalizeEventData(dto.eventData);
+  return dto;
+}
+
+/** The DTO's verdict (class-validator), plus what its decorators let through: nulls, `identity`. */
+export function validateDto(dto: Record<string, unknown>): ChabokViolation[] {
+  const violations = toViolations(validateSync(dto, VALIDATOR_OPTIONS));
+  // `identity` anchors a decorator, so class-validator counts it as a known field.
+  if (Object.prototype.hasOwnProperty.call(dto, 'identity'))
+    violations.push({ path: 'identity', reason: 'is not a known field' });
+  for (const field of NOT_NULLABLE) {
+    if (dto[field] === null && !violations.some((v) => v.path === field))
+      violations.push({ path: field, reason: 'must not be null (leave it out instead)' });
+  }
+  return violations;
 }
 
 /**
