@@ -15,7 +15,11 @@ interface QueuedEvent {
   /** The event's JSON, serialised once at enqueue; batches are built by joining these. */
   readonly json: string;
   readonly bytes: number;
-  readonly enqueuedAt: number;
+  /**
+   * When it was queued, in ms since CLOCK_ORIGIN: a small integer (V8 Smi) that lives inside
+   * the object, where an epoch-ms double would cost a separate 16-byte heap number.
+   */
+  readonly queuedMs: number;
   /** Flush generation (see EpochTracker). */
   readonly epoch: number;
   settle?: { resolve: () => void; reject: (e: ChabokDeliveryError) => void };
@@ -94,7 +98,7 @@ export class BatchingDelivery implements EventDelivery, OnApplicationShutdown {
     const item: QueuedEvent = {
       json,
       bytes: Buffer.byteLength(json),
-      enqueuedAt: Date.now(),
+      queuedMs: Date.now() - CLOCK_ORIGIN,
       epoch: this.epochs.current,
     };
     const promise = settle
@@ -126,7 +130,7 @@ export class BatchingDelivery implements EventDelivery, OnApplicationShutdown {
     this.epochs.add(item.epoch);
 
     if (this.isFull(lane) || this.closing || this.epochs.flushPending) this.pump();
-    else this.arm(item.enqueuedAt + this.options.flushIntervalMs);
+    else this.arm(enqueuedAt(item) + this.options.flushIntervalMs);
     return promise;
   }
 
@@ -140,7 +144,7 @@ export class BatchingDelivery implements EventDelivery, OnApplicationShutdown {
     let oldest: number | null = null;
     for (const lane of this.lanes) {
       const head = lane.formed.peek()?.items[0] ?? lane.fresh.peek();
-      if (head && (oldest === null || head.enqueuedAt < oldest)) oldest = head.enqueuedAt;
+      if (head && (oldest === null || enqueuedAt(head) < oldest)) oldest = enqueuedAt(head);
     }
     return {
       ...this.counters,
@@ -234,7 +238,7 @@ export class BatchingDelivery implements EventDelivery, OnApplicationShutdown {
 
   private isReady(lane: Lane, now: number, force: boolean): boolean {
     const head = lane.fresh.peek();
-    return !!head && (force || this.isFull(lane) || now - head.enqueuedAt >= this.options.flushIntervalMs);
+    return !!head && (force || this.isFull(lane) || now - enqueuedAt(head) >= this.options.flushIntervalMs);
   }
 
   /** Takes fresh events up to maxBatchSize and maxBatchBytes (always at least one). */
@@ -255,8 +259,8 @@ export class BatchingDelivery implements EventDelivery, OnApplicationShutdown {
 
   private withoutExpired(batch: Batch, now: number): Batch | undefined {
     const limit = now - this.options.deliveryDeadlineMs;
-    if (batch.items.every((i) => i.enqueuedAt > limit)) return batch;
-    const [expired, live] = partition(batch.items, (i) => i.enqueuedAt <= limit);
+    if (batch.items.every((i) => enqueuedAt(i) > limit)) return batch;
+    const [expired, live] = partition(batch.items, (i) => enqueuedAt(i) <= limit);
     this.fail(
       batch.endpoint,
       expired,
@@ -276,7 +280,7 @@ export class BatchingDelivery implements EventDelivery, OnApplicationShutdown {
     else if (this.inFlightRequests < this.concurrency(now)) {
       for (const lane of this.lanes) {
         const head = lane.fresh.peek();
-        if (head) at = Math.min(at, head.enqueuedAt + this.options.flushIntervalMs);
+        if (head) at = Math.min(at, enqueuedAt(head) + this.options.flushIntervalMs);
       }
     }
     if (at !== Infinity) this.arm(at);
@@ -436,9 +440,9 @@ export class BatchingDelivery implements EventDelivery, OnApplicationShutdown {
   private evictOldest(): { endpoint: ChabokEndpoint; item: QueuedEvent } | undefined {
     let best: { lane: Lane; formed: boolean; at: number } | undefined;
     for (const lane of this.lanes) {
-      const formedAt = lane.formed.peek()?.items[0]?.enqueuedAt;
+      const formedAt = enqueuedAtOf(lane.formed.peek()?.items[0]);
       if (formedAt !== undefined && (!best || formedAt < best.at)) best = { lane, formed: true, at: formedAt };
-      const freshAt = lane.fresh.peek()?.enqueuedAt;
+      const freshAt = enqueuedAtOf(lane.fresh.peek());
       if (freshAt !== undefined && (!best || freshAt < best.at)) best = { lane, formed: false, at: freshAt };
     }
     if (!best) return undefined; // everything held is in flight
@@ -510,6 +514,18 @@ export class BatchingDelivery implements EventDelivery, OnApplicationShutdown {
  */
 function ignoreRejection(): undefined {
   return undefined;
+}
+
+/** Fixed at load: the zero of QueuedEvent.queuedMs (never changes, so no shared mutable state). */
+const CLOCK_ORIGIN = Date.now();
+
+/** Epoch ms at which an event was queued. */
+function enqueuedAt(item: QueuedEvent): number {
+  return CLOCK_ORIGIN + item.queuedMs;
+}
+
+function enqueuedAtOf(item: QueuedEvent | undefined): number | undefined {
+  return item && enqueuedAt(item);
 }
 
 function makeBatch(endpoint: ChabokEndpoint, items: QueuedEvent[]): Batch {

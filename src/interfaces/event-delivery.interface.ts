@@ -7,7 +7,11 @@ import type { ChabokEndpoint, WireEvent } from './chabok-event.interface.js';
  * (e.g. a durable queue) sit behind the same public API.
  */
 export interface EventDelivery {
-  /** Queue an event; the promise (if asked for) settles when Chabok accepted it or it finally failed. */
+  /**
+   * Queue an event. With `settle`, returns a promise that settles when Chabok accepted it or
+   * it finally failed; it must already be marked handled (a no-op catch attached), so a
+   * caller who never awaits it sees no unhandled rejection.
+   */
   enqueue(endpoint: ChabokEndpoint, event: WireEvent, settle: boolean): Promise<void> | undefined;
   /** Resolves once everything queued before the call is delivered or has finally failed. */
   flush(): Promise<void>;

@@ -30,11 +30,19 @@ function describe(value: unknown): string {
   return `a ${typeof value}`;
 }
 
+/** Assignment, except for a "__proto__" key (e.g. from JSON.parse), which must stay a key. */
+function setKey(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__')
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
+}
+
 /**
- * Copies eventData with every valid Date turned into an ISO-8601 UTC string, so the
- * wire never depends on Date#toJSON and invalid Dates are still seen by the check below.
- * Anything else is copied as is; a circular structure is returned untouched for the
- * check to refuse.
+ * Returns eventData with every valid Date turned into an ISO-8601 UTC string, so the wire
+ * never depends on Date#toJSON; invalid Dates stay for the check below to refuse. Objects
+ * and arrays are copied only on the way to a Date (copy-on-write): the caller's data is
+ * never modified, and the common case of no Dates costs no copy. A circular structure is
+ * returned untouched for the check to refuse.
  */
 export function normalizeEventData(value: unknown): unknown {
   const seen = new Set<object>();
@@ -48,13 +56,23 @@ export function normalizeEventData(value: unknown): unknown {
     }
     seen.add(v);
     let out: unknown = v;
-    if (Array.isArray(v)) out = v.map(walk);
-    else if (isPlainObject(v)) {
-      const copy: Record<string, unknown> = {};
-      // defineProperty, not assignment: a "__proto__" key (e.g. from JSON.parse) must stay a key.
-      for (const key of Object.keys(v))
-        Object.defineProperty(copy, key, { value: walk(v[key]), enumerable: true, writable: true, configurable: true });
-      out = copy;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const w = walk(v[i]);
+        if (w === v[i]) continue;
+        if (out === v) out = v.slice();
+        (out as unknown[])[i] = w;
+      }
+    } else if (isPlainObject(v)) {
+      for (const key of Object.keys(v)) {
+        const w = walk(v[key]);
+        if (w === v[key]) continue;
+        if (out === v) {
+          out = {};
+          for (const k of Object.keys(v)) setKey(out as Record<string, unknown>, k, v[k]);
+        }
+        setKey(out as Record<string, unknown>, key, w);
+      }
     }
     seen.delete(v);
     return out;
@@ -73,70 +91,75 @@ export function inspectEventData(value: unknown, path = 'eventData'): ChabokViol
     return [{ path, reason: `must be a plain object (got ${Array.isArray(value) ? 'an array' : describe(value)})` }];
   }
   const ancestors = new Set<object>();
-  const walk = (v: unknown, at: string, depth: number): void => {
+  // The path of the value being looked at, as segments: rendered only for a violation, so
+  // the common (valid) case builds no strings.
+  const segments: (string | number)[] = [];
+  const at = () => path + segments.map((s) => (typeof s === 'number' ? `[${s}]` : `.${s}`)).join('');
+  const bad = (reason: string, where = at()) => violations.push({ path: where, reason });
+  // An upper bound of the JSON size (escapes and UTF-8 at their widest); the exact size is
+  // computed only when the bound could exceed the limit.
+  let bound = 0;
+  const walk = (v: unknown, depth: number): void => {
     if (violations.length >= 20) return; // enough to act on; keeps the error readable
     switch (typeof v) {
       case 'string':
+        bound += v.length * 6 + 2;
+        return;
       case 'boolean':
+        bound += 5;
         return;
       case 'number':
-        if (!Number.isFinite(v)) violations.push({ path: at, reason: `must be a finite number (got ${v})` });
+        bound += 24;
+        if (!Number.isFinite(v)) bad(`must be a finite number (got ${v})`);
         return;
       case 'undefined':
-        violations.push({ path: at, reason: 'must not be undefined (JSON would drop it); omit the key or use null' });
+        bad('must not be undefined (JSON would drop it); omit the key or use null');
         return;
       case 'object':
         break;
       default:
-        violations.push({ path: at, reason: `is ${describe(v)}, which is not JSON-safe` });
+        bad(`is ${describe(v)}, which is not JSON-safe`);
         return;
     }
+    bound += 4;
     if (v === null) return;
-    if (v instanceof Date) {
-      violations.push({ path: at, reason: 'is an invalid Date' });
-      return;
-    }
-    if (ancestors.has(v)) {
-      violations.push({ path: at, reason: 'is a circular reference' });
-      return;
-    }
-    if (depth > EVENT_DATA_LIMITS.maxDepth) {
-      violations.push({ path: at, reason: `nests deeper than ${EVENT_DATA_LIMITS.maxDepth} levels` });
-      return;
-    }
+    if (v instanceof Date) return void bad('is an invalid Date');
+    if (ancestors.has(v)) return void bad('is a circular reference');
+    if (depth > EVENT_DATA_LIMITS.maxDepth) return void bad(`nests deeper than ${EVENT_DATA_LIMITS.maxDepth} levels`);
     if (!Array.isArray(v) && !isPlainObject(v)) {
-      violations.push({
-        path: at,
-        reason: `is ${describe(v)}; only plain objects, arrays, strings, numbers, booleans, null and Dates are allowed`,
-      });
-      return;
+      return void bad(
+        `is ${describe(v)}; only plain objects, arrays, strings, numbers, booleans, null and Dates are allowed`,
+      );
     }
     ancestors.add(v);
     if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) walk(v[i], `${at}[${i}]`, depth + 1);
+      for (let i = 0; i < v.length; i++) {
+        segments.push(i);
+        bound += 1;
+        walk(v[i], depth + 1);
+        segments.pop();
+      }
     } else {
       const keys = Object.keys(v);
       if (keys.length > EVENT_DATA_LIMITS.maxKeys)
-        violations.push({
-          path: at,
-          reason: `has ${keys.length} keys; at most ${EVENT_DATA_LIMITS.maxKeys} are allowed`,
-        });
+        bad(`has ${keys.length} keys; at most ${EVENT_DATA_LIMITS.maxKeys} are allowed`);
       for (const key of keys) {
-        if (key.length > EVENT_DATA_LIMITS.maxKeyLength)
-          violations.push({
-            path: `${at}.${key.slice(0, 32)}…`,
-            reason: `key is longer than ${EVENT_DATA_LIMITS.maxKeyLength} characters`,
-          });
-        walk(v[key], `${at}.${key}`, depth + 1);
+        if (key.length > EVENT_DATA_LIMITS.maxKeyLength) {
+          bad(`key is longer than ${EVENT_DATA_LIMITS.maxKeyLength} characters`, `${at()}.${key.slice(0, 32)}…`);
+        }
+        segments.push(key);
+        bound += key.length * 6 + 4;
+        walk(v[key], depth + 1);
+        segments.pop();
       }
     }
     ancestors.delete(v);
   };
-  walk(value, path, 0);
-  if (violations.length === 0) {
+  walk(value, 0);
+  if (violations.length === 0 && bound > EVENT_DATA_LIMITS.maxBytes) {
     const bytes = Buffer.byteLength(JSON.stringify(value));
     if (bytes > EVENT_DATA_LIMITS.maxBytes)
-      violations.push({ path, reason: `is ${bytes} bytes as JSON; at most ${EVENT_DATA_LIMITS.maxBytes} are allowed` });
+      bad(`is ${bytes} bytes as JSON; at most ${EVENT_DATA_LIMITS.maxBytes} are allowed`, path);
   }
   return violations;
 }

@@ -33,7 +33,9 @@ function jsonType(value: unknown): JsonType | undefined {
  * the first type seen for each (event, key) and reports events that change it.
  */
 export class KeyTypeGuard {
-  private readonly firstSeen = new Map<string, JsonType>();
+  /** event name -> key -> first type. Nested maps: no string is built per key per event. */
+  private readonly firstSeen = new Map<string, Map<string, JsonType>>();
+  private entries = 0;
 
   constructor(private readonly maxEntries = KEY_TYPE_GUARD_MAX_ENTRIES) {}
 
@@ -42,21 +44,24 @@ export class KeyTypeGuard {
     const data = event.eventData;
     if (!data) return [];
     const name = event.eventName ?? 'Purchase'; // trackRevenue events are named Purchase by Chabok
-    const conflicts: ChabokViolation[] = [];
-    for (const key of Object.keys(data)) {
+    let types = this.firstSeen.get(name);
+    let conflicts: ChabokViolation[] | undefined;
+    for (const key in data) {
       const type = jsonType(data[key]);
       if (!type) continue;
-      const id = `${name}\u0000${key}`;
-      const first = this.firstSeen.get(id);
+      const first = types?.get(key);
       if (first === undefined) {
-        if (this.firstSeen.size < this.maxEntries) this.firstSeen.set(id, type);
+        if (this.entries >= this.maxEntries) continue;
+        if (!types) this.firstSeen.set(name, (types = new Map()));
+        types.set(key, type);
+        this.entries++;
       } else if (first !== type) {
-        conflicts.push({
+        (conflicts ??= []).push({
           path: `eventData.${key}`,
           reason: `is a ${type}, but "${name}" first sent it as a ${first}; Chabok keeps a key's first type, so this value would be unusable in segments`,
         });
       }
     }
-    return conflicts;
+    return conflicts ?? [];
   }
 }
