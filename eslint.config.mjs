@@ -17,7 +17,7 @@ export default tseslint.config(
   },
   {
     // Tests, the sample, benchmarks and fixture apps print to the terminal on purpose.
-    files: ['test/**', 'sample/**', 'bench/**', 'stand-in/**'],
+    files: ['test/**', 'sample/**', 'bench/**', 'stand-in/**', 'scripts/**'],
     rules: { 'no-console': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
   },
 );

@@ -14,7 +14,6 @@ import { EpochTracker } from './epoch-tracker.js';
 interface QueuedEvent {
   /** The event's JSON, serialised once at enqueue; batches are built by joining these. */
   readonly json: string;
-  readonly bytes: number;
   /**
    * When it was queued, in ms since CLOCK_ORIGIN: a small integer (V8 Smi) that lives inside
    * the object, where an epoch-ms double would cost a separate 16-byte heap number.
@@ -95,12 +94,12 @@ export class BatchingDelivery implements EventDelivery, OnApplicationShutdown {
 
   enqueue(endpoint: ChabokEndpoint, event: WireEvent, settle: boolean): Promise<void> | undefined {
     const json = JSON.stringify(event);
-    const item: QueuedEvent = {
-      json,
-      bytes: Buffer.byteLength(json),
-      queuedMs: Date.now() - CLOCK_ORIGIN,
-      epoch: this.epochs.current,
-    };
+    const bytes = Buffer.byteLength(json);
+    const queuedMs = Date.now() - CLOCK_ORIGIN;
+    const epoch = this.epochs.current;
+    // Two shapes: the fire-and-forget item has no settle slot at all; the awaited one has it
+    // from the start, so assigning it below needs no out-of-object property store.
+    const item: QueuedEvent = settle ? { json, queuedMs, epoch, settle: undefined } : { json, queuedMs, epoch };
     const promise = settle
       ? new Promise<void>((resolve, reject) => {
           item.settle = { resolve, reject };
@@ -118,15 +117,15 @@ export class BatchingDelivery implements EventDelivery, OnApplicationShutdown {
       this.report(endpoint, [item], new ChabokDeliveryError('shutdown', 'tracked after the application shut down'));
       return promise;
     }
-    if (!this.makeRoom(item.bytes)) {
+    if (!this.makeRoom(bytes)) {
       this.drop(endpoint, [item]);
       return promise;
     }
     const lane = this.lane(endpoint);
     lane.fresh.push(item);
-    lane.freshBytes += item.bytes;
+    lane.freshBytes += bytes;
     this.held++;
-    this.heldBytes += item.bytes;
+    this.heldBytes += bytes;
     this.epochs.add(item.epoch);
 
     if (this.isFull(lane) || this.closing || this.epochs.flushPending) this.pump();
@@ -247,12 +246,14 @@ export class BatchingDelivery implements EventDelivery, OnApplicationShutdown {
     let bytes = 0;
     while (items.length < this.options.maxBatchSize) {
       const head = lane.fresh.peek();
+      if (!head) break;
+      const size = sizeOf(head);
       // body size = events + commas + brackets
-      if (!head || (items.length > 0 && bytes + head.bytes + items.length + 2 > this.options.maxBatchBytes)) break;
+      if (items.length > 0 && bytes + size + items.length + 2 > this.options.maxBatchBytes) break;
       lane.fresh.shift();
-      lane.freshBytes -= head.bytes;
+      lane.freshBytes -= size;
       items.push(head);
-      bytes += head.bytes;
+      bytes += size;
     }
     return { endpoint: lane.endpoint, items, bytes };
   }
@@ -449,7 +450,7 @@ export class BatchingDelivery implements EventDelivery, OnApplicationShutdown {
     const { lane } = best;
     if (!best.formed) {
       const item = lane.fresh.shift()!;
-      lane.freshBytes -= item.bytes;
+      lane.freshBytes -= sizeOf(item);
       return { endpoint: lane.endpoint, item };
     }
     const [item, ...rest] = lane.formed.shift()!.items;
@@ -489,7 +490,7 @@ export class BatchingDelivery implements EventDelivery, OnApplicationShutdown {
   private release(items: QueuedEvent[]): void {
     for (const item of items) {
       this.held--;
-      this.heldBytes -= item.bytes;
+      this.heldBytes -= sizeOf(item);
       this.epochs.settle(item.epoch);
     }
   }
@@ -519,6 +520,14 @@ function ignoreRejection(): undefined {
 /** Fixed at load: the zero of QueuedEvent.queuedMs (never changes, so no shared mutable state). */
 const CLOCK_ORIGIN = Date.now();
 
+/**
+ * UTF-8 size of an event's JSON. Computed when needed (a fast native call) rather than
+ * stored: one field less on each of up to maxQueueSize held events.
+ */
+function sizeOf(item: QueuedEvent): number {
+  return Buffer.byteLength(item.json);
+}
+
 /** Epoch ms at which an event was queued. */
 function enqueuedAt(item: QueuedEvent): number {
   return CLOCK_ORIGIN + item.queuedMs;
@@ -529,7 +538,7 @@ function enqueuedAtOf(item: QueuedEvent | undefined): number | undefined {
 }
 
 function makeBatch(endpoint: ChabokEndpoint, items: QueuedEvent[]): Batch {
-  return { endpoint, items, bytes: items.reduce((sum, i) => sum + i.bytes, 0) };
+  return { endpoint, items, bytes: items.reduce((sum, i) => sum + sizeOf(i), 0) };
 }
 
 function partition<T>(items: T[], pred: (item: T) => boolean): [T[], T[]] {
