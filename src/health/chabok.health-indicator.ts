@@ -9,7 +9,7 @@ import { EventTrackingService } from '../services/event-tracking.service.js';
  * this.chabok.isHealthy('chabok', { maxQueued: 5_000, maxQueueAgeMs: 60_000 });
  */
 export interface ChabokHealthThresholds {
-  /** Down when this many events are waiting. Default 10000. */
+  /** Down when this many events are waiting (in memory, or in Redis in durable mode). Default 10000. */
   maxQueued?: number;
   /** Down when the oldest waiting event is older than this. Default 120000 ms (2 min). */
   maxQueueAgeMs?: number;
@@ -23,6 +23,8 @@ const DEFAULT_THRESHOLDS: Required<ChabokHealthThresholds> = { maxQueued: 10_000
  * pipeline is paused by failures. It is `down` when the queue is deeper than `maxQueued`
  * or its oldest event is older than `maxQueueAgeMs`: both mean events are piling up
  * faster than Chabok takes them. A short pause (a few failed requests) alone stays `up`.
+ * In durable mode it also reports the Redis queue (waiting, active, delayed, failed jobs)
+ * and is `down` while Redis is unreachable or more than `maxQueued` jobs wait there.
  * Import it from `nestjs-chabok/health`, so apps without terminus never load it.
  *
  * @example
@@ -59,8 +61,22 @@ export class ChabokHealthIndicator {
       paused: stats.paused,
       failed: stats.failed,
       dropped: stats.dropped,
+      // Durable mode: the shared queue in Redis (counts refreshed every second).
+      ...(stats.durable && {
+        redis: {
+          up: stats.durable.redisUp,
+          waiting: stats.durable.waiting,
+          active: stats.durable.active,
+          delayed: stats.durable.delayed,
+          failedJobs: stats.durable.failed,
+        },
+      }),
     };
     const session = this.health.check(key);
+    if (stats.durable && !stats.durable.redisUp) return session.down({ ...data, reason: 'Redis is unreachable' });
+    const redisWaiting = stats.durable ? stats.durable.waiting + stats.durable.delayed : 0;
+    if (redisWaiting > limits.maxQueued)
+      return session.down({ ...data, reason: `more than ${limits.maxQueued} events waiting in Redis` });
     if (stats.queued > limits.maxQueued)
       return session.down({ ...data, reason: `more than ${limits.maxQueued} events queued` });
     if (oldestQueuedAgeMs > limits.maxQueueAgeMs)
