@@ -221,16 +221,20 @@ export class BatchingDelivery implements EventDelivery, OnApplicationShutdown {
     this.armForNextWork(now);
   }
 
+  /** The next batch to send, taking lanes in turn so one endpoint cannot starve the others. */
   private takeBatch(now: number, force: boolean): Batch | undefined {
     for (let n = 0; n < this.lanes.length; n++) {
-      const lane = this.lanes[(this.nextLane + n) % this.lanes.length]!;
-      const formed = lane.formed.shift();
-      const batch = formed ?? (this.isReady(lane, now, force) ? this.cut(lane) : undefined);
-      if (!batch) continue;
-      this.nextLane = (this.nextLane + n + 1) % this.lanes.length;
-      const live = this.withoutExpired(batch, now);
-      if (live) return live;
-      n--; // that batch had expired entirely: look at the same lane again
+      const index = (this.nextLane + n) % this.lanes.length;
+      const lane = this.lanes[index]!;
+      let batch: Batch | undefined;
+      // Expired events are failed on the way; keep taking from this lane until a live batch or none.
+      while ((batch = lane.formed.shift() ?? (this.isReady(lane, now, force) ? this.cut(lane) : undefined))) {
+        const live = this.withoutExpired(batch, now);
+        if (live) {
+          this.nextLane = (index + 1) % this.lanes.length;
+          return live;
+        }
+      }
     }
     return undefined;
   }
