@@ -4,17 +4,7 @@
  * workers send them to the local Chabok stand-in. Each case checks what arrived at Chabok,
  * what Redis holds, how track() settled, and what onError, stats() and the logs said.
  */
-import {
-  Controller,
-  Get,
-  HttpCode,
-  Inject,
-  Param,
-  Post,
-  type INestApplication,
-  type LoggerService,
-  type Type,
-} from '@nestjs/common';
+import { Controller, Get, HttpCode, Inject, Param, Post, type INestApplication, type Type } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { jest } from '@jest/globals';
 import { Queue } from 'bullmq';
@@ -29,6 +19,7 @@ import {
   type ChabokModuleOptions,
 } from '../../src/index.js';
 import { ChabokStandIn } from '../../stand-in/chabok-stand-in.js';
+import { RecordingLogger } from '../support/recording-logger.js';
 import { RedisServer } from '../support/redis-server.js';
 
 jest.setTimeout(30_000);
@@ -39,36 +30,6 @@ type DurableOptions = Extract<NonNullable<ChabokModuleOptions['delivery']>, { mo
 const TOKEN = 'tok-DURABLE-inproc-3c9d51f0e2';
 /** Upper bound of any single wait: far above what a case needs, so only a hang trips it. */
 const WAIT = 15_000;
-
-class RecordingLogger implements LoggerService {
-  readonly lines: string[] = [];
-  log(message: unknown, ...rest: unknown[]): void {
-    this.keep('log', message, rest);
-  }
-  error(message: unknown, ...rest: unknown[]): void {
-    this.keep('error', message, rest);
-  }
-  warn(message: unknown, ...rest: unknown[]): void {
-    this.keep('warn', message, rest);
-  }
-  debug(message: unknown, ...rest: unknown[]): void {
-    this.keep('debug', message, rest);
-  }
-  verbose(message: unknown, ...rest: unknown[]): void {
-    this.keep('verbose', message, rest);
-  }
-  fatal(message: unknown, ...rest: unknown[]): void {
-    this.keep('fatal', message, rest);
-  }
-  text(): string {
-    return this.lines.join('\n');
-  }
-  private keep(level: string, message: unknown, rest: unknown[]): void {
-    this.lines.push(
-      `${level} ${message instanceof Error ? message.stack : String(message)} ${rest.map(String).join(' ')}`,
-    );
-  }
-}
 
 interface DurableApp {
   readonly app: INestApplication;

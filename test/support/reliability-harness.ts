@@ -4,8 +4,8 @@
  * through the public EventTrackingService, and `analyse()`, which compares what arrived at
  * the stand-in with what was tracked (losses, duplicates, moved eventTimes).
  */
-import type { LoggerService } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
+import { RecordingLogger as CapturingLogger } from './recording-logger.js';
 import {
   ChabokModule,
   EventTrackingService,
@@ -47,58 +47,7 @@ export function startStandIn(): Promise<ChabokStandIn> {
 
 // --- the app ------------------------------------------------------------------------
 
-export interface LogLine {
-  readonly level: 'log' | 'error' | 'warn' | 'debug' | 'verbose' | 'fatal';
-  readonly message: string;
-  readonly context?: string;
-}
-
-/** A LoggerService that keeps every line, so tests can count and inspect them. */
-export class CapturingLogger implements LoggerService {
-  readonly lines: LogLine[] = [];
-
-  log(message: unknown, ...rest: unknown[]): void {
-    this.keep('log', message, rest);
-  }
-  error(message: unknown, ...rest: unknown[]): void {
-    this.keep('error', message, rest);
-  }
-  warn(message: unknown, ...rest: unknown[]): void {
-    this.keep('warn', message, rest);
-  }
-  debug(message: unknown, ...rest: unknown[]): void {
-    this.keep('debug', message, rest);
-  }
-  verbose(message: unknown, ...rest: unknown[]): void {
-    this.keep('verbose', message, rest);
-  }
-  fatal(message: unknown, ...rest: unknown[]): void {
-    this.keep('fatal', message, rest);
-  }
-
-  /** Lines logged under the library's `Chabok` context. */
-  chabok(level?: LogLine['level']): LogLine[] {
-    return this.lines.filter((l) => l.context === 'Chabok' && (level === undefined || l.level === level));
-  }
-
-  /** Everything logged, as one string (for "the token appears nowhere" checks). */
-  text(): string {
-    return this.lines.map((l) => `${l.level} [${l.context ?? ''}] ${l.message}`).join('\n');
-  }
-
-  private keep(level: LogLine['level'], message: unknown, rest: unknown[]): void {
-    const context = typeof rest[rest.length - 1] === 'string' ? (rest[rest.length - 1] as string) : undefined;
-    const extra = rest
-      .slice(0, context === undefined ? rest.length : -1)
-      .map(String)
-      .join(' ');
-    this.lines.push({
-      level,
-      context,
-      message: `${message instanceof Error ? message.stack : String(message)}${extra ? ` ${extra}` : ''}`,
-    });
-  }
-}
+export { RecordingLogger as CapturingLogger, type LogLine } from './recording-logger.js';
 
 export interface ReliabilityApp {
   readonly moduleRef: TestingModule;
