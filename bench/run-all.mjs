@@ -3,14 +3,16 @@
 // one after the other, and prints every target's verdict. Results: .bench-results/*.json.
 // Knobs (environment): BENCH_ROUNDS (default 5), BENCH_SECONDS (http-overhead round length,
 // default 5), BENCH_EVENTS (delivery-throughput, default 200000), BENCH_MEMORY_EVENTS
-// (queue-memory, default 200000), BENCH_ONLY=<name> to run one benchmark.
+// (queue-memory, default 200000), BENCH_DURABLE_EVENTS (durable-throughput, default 20000),
+// BENCH_ONLY=<name> to run one benchmark. The durable-mode parts (durable-throughput, variant
+// (e) of http-overhead) start a throwaway redis-server, and are skipped when it is not installed.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { machine } from './shared/report.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BENCHMARKS = ['http-overhead', 'delivery-throughput', 'queue-memory'];
+const BENCHMARKS = ['http-overhead', 'delivery-throughput', 'queue-memory', 'durable-throughput'];
 const only = process.env.BENCH_ONLY;
 const selected = only ? BENCHMARKS.filter((b) => b === only) : BENCHMARKS;
 if (selected.length === 0) throw new Error(`BENCH_ONLY=${only}: not one of ${BENCHMARKS.join(', ')}`);
@@ -51,6 +53,7 @@ for (const name of selected) {
     const value = typeof t.value === 'number' ? ` (${Number(t.value.toFixed(2)).toLocaleString('en-US')})` : '';
     console.log(`  ${name}: ${t.target}: ${t.met ? 'MET' : 'MISSED'}${value}`);
   }
+  for (const line of result.figures ?? []) console.log(`  ${name}: ${line}`);
 }
 if (failed.length) {
   console.error(`\nbenchmark(s) with lost events or errors: ${failed.join(', ')}`);

@@ -1,10 +1,12 @@
 /**
  * The app under load for bench/http-overhead: one Nest app on Express with one route,
- * GET /item, in one of four variants (argv[2]):
+ * GET /item, in one of five variants (argv[2]):
  *   plain       no interceptor
  *   noop        a global interceptor that only returns next.handle()
  *   tracked     @TrackEvent() through ChabokModule (events batched to the sink)
  *   handwritten no ChabokModule; the handler posts each event itself with HttpService
+ *   durable     @TrackEvent() through ChabokModule in durable mode (BullMQ on the local
+ *               redis-server at BENCH_REDIS_PORT, role 'both': this app queues and delivers)
  * It answers the runner's `sample` request with its own CPU time and how many requests it
  * served, so CPU is attributed to this process and this variant only.
  */
@@ -51,6 +53,17 @@ class NoopInterceptor implements NestInterceptor {
 class TrackedController {
   @Get('item')
   @TrackEvent({ name: 'viewItem', data: { itemId: 7 } })
+  item() {
+    served++;
+    return ITEM;
+  }
+}
+
+/** The same route in durable mode; its own event name, so the sink counts it apart from (c). */
+@Controller()
+class DurableTrackedController {
+  @Get('item')
+  @TrackEvent({ name: 'viewItemDurable', data: { itemId: 7 } })
   item() {
     served++;
     return ITEM;
@@ -104,6 +117,25 @@ function appModule(): new () => object {
       class HandWrittenModule {}
       return HandWrittenModule;
     }
+    case 'durable': {
+      @Module({
+        // Default batching and durable options; only the Redis connection and a queue of its own.
+        imports: [
+          ChabokModule.forRoot({
+            baseUrl: SINK_URL,
+            accessToken: SINK_TOKEN,
+            delivery: {
+              mode: 'durable',
+              connection: { host: '127.0.0.1', port: Number(process.env.BENCH_REDIS_PORT) },
+              queueName: `bench-http-${process.pid}`,
+            },
+          }),
+        ],
+        controllers: [DurableTrackedController],
+      })
+      class DurableTrackedModule {}
+      return DurableTrackedModule;
+    }
     default:
       throw new Error(`unknown variant "${variant}"`);
   }
@@ -112,7 +144,7 @@ function appModule(): new () => object {
 const app = await NestFactory.create(appModule(), { logger: ['error', 'warn'] });
 await app.listen(0, '127.0.0.1');
 const address = app.getHttpServer().address() as { port: number };
-const tracking = variant === 'tracked' ? app.get(EventTrackingService) : undefined;
+const tracking = variant === 'tracked' || variant === 'durable' ? app.get(EventTrackingService) : undefined;
 
 serve(
   {

@@ -1,6 +1,9 @@
 // bench/http-overhead: what @TrackEvent() costs a Nest (Express) route.
 //
-// Four copies of the same app run as child processes (see app.ts), one per variant;
+// Four copies of the same app run as child processes (see app.ts), one per variant, and a
+// fifth, (e) @TrackEvent() in durable mode, when redis-server is installed (a throwaway one
+// on 127.0.0.1, stopped at the end; after each (e) slice the runner waits for (e)'s queue to
+// drain to the sink, so its worker does not run while the other variants are loaded);
 // autocannon, in this process, loads one at a time over 127.0.0.1; the stand-in sink runs
 // in a third process. Load is interleaved finely: each round is SLICES cycles of
 // (a, b, c, d), ~1 s of load each, so every variant sees the same mix of whatever else the
@@ -11,6 +14,7 @@
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import { compiled, pollUntil, startChild } from '../shared/children.mjs';
+import { redisAvailable, startRedis } from '../shared/redis-server.mjs';
 import { fmt, median, printTable, writeResult } from '../shared/report.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -26,6 +30,14 @@ const VARIANTS = [
   { key: 'tracked', label: '(c) @TrackEvent() via ChabokModule', eventName: 'viewItem' },
   { key: 'handwritten', label: '(d) hand-written HttpService.post().subscribe()', eventName: 'viewItemByHand' },
 ];
+const DURABLE = {
+  key: 'durable',
+  label: '(e) @TrackEvent() via ChabokModule, durable mode',
+  eventName: 'viewItemDurable',
+};
+const withDurable = redisAvailable();
+if (withDurable) VARIANTS.push(DURABLE);
+else console.log('http-overhead: variant (e) durable mode SKIPPED: redis-server is not installed');
 const HEADERS = { 'x-chabok-installation-id': 'bench-installation-0001' };
 
 /** One autocannon run: `amount` requests, or `seconds` of load. Bounded in time either way. */
@@ -59,7 +71,11 @@ function load(url, { amount, seconds }) {
   });
 }
 
-const sink = await startChild(compiled('shared/sink.js'));
+const redis = withDurable ? await startRedis() : undefined;
+const sink = await startChild(compiled('shared/sink.js')).catch(async (error) => {
+  await redis?.stop(); // no redis-server outlives the run
+  throw error;
+});
 const apps = {};
 const rows = Object.fromEntries(VARIANTS.map((v) => [v.key, []]));
 /** Requests each app served so far (warmups included): each of (c)'s and (d)'s is one event at the sink. */
@@ -68,21 +84,25 @@ const rate = {};
 let failures = 0;
 
 const sinkCounts = () => sink.call('count');
-/** Waits until the sink has one event per request (c) and (d) served; returns its counts. */
-const settleSink = () =>
-  pollUntil(sinkCounts, (s) => VARIANTS.every((v) => !v.eventName || (s.byName[v.eventName] ?? 0) >= served[v.key]), {
-    timeoutMs: 20_000,
+/** Waits until the sink has one event per request (c), (d) and (e) served; returns its counts. */
+const settleSink = (variants = VARIANTS) =>
+  pollUntil(sinkCounts, (s) => variants.every((v) => !v.eventName || (s.byName[v.eventName] ?? 0) >= served[v.key]), {
+    timeoutMs: 60_000,
   });
 
 try {
   for (const v of VARIANTS) {
     apps[v.key] = await startChild(compiled('http-overhead/app.js'), {
       args: [v.key],
-      env: { BENCH_SINK_URL: sink.ready.baseUrl, BENCH_SINK_TOKEN: sink.ready.accessToken },
+      env: {
+        BENCH_SINK_URL: sink.ready.baseUrl,
+        BENCH_SINK_TOKEN: sink.ready.accessToken,
+        ...(redis ? { BENCH_REDIS_PORT: String(redis.port) } : {}),
+      },
     });
   }
   console.log(
-    `http-overhead: ${VARIANTS.length} variants x ${ROUNDS} rounds; a round = ${SLICES} x (a,b,c,d) slices of ~${SLICE_SECONDS} s, ` +
+    `http-overhead: ${VARIANTS.length} variants x ${ROUNDS} rounds; a round = ${SLICES} x (${VARIANTS.map((v) => v.label.slice(1, 2)).join(',')}) slices of ~${SLICE_SECONDS} s, ` +
       `${CONNECTIONS} connections, after a ${WARMUP_SECONDS} s warmup of each`,
   );
   for (const v of VARIANTS) {
@@ -118,6 +138,12 @@ try {
         a.p50.push(result.latency.p50);
         a.p99.push(result.latency.p99);
         rate[v.key] = result['2xx'] / (elapsedMs / 1000);
+        if (v === DURABLE) {
+          // Durable delivery lags behind the requests: let (e)'s worker catch up now, so its
+          // drain is not running while the next variant is loaded. Its CPU still counts for (e).
+          served[v.key] = (await apps[v.key].call('sample')).served;
+          await settleSink([DURABLE]);
+        }
       }
     }
 
@@ -159,6 +185,7 @@ try {
 } finally {
   await Promise.all(Object.values(apps).map((a) => a.stop()));
   await sink.stop();
+  await redis?.stop();
 }
 
 const summary = Object.fromEntries(
@@ -180,7 +207,7 @@ const summary = Object.fromEntries(
 // Ratios and differences per round, then their median; the min..max across rounds shows
 // how noisy each one is. (b)-(a) is what Nest charges for having any interceptor at all.
 const perRound = (f) => {
-  const values = rows.noop.map((b, i) => f(rows.plain[i], b, rows.tracked[i], rows.handwritten[i]));
+  const values = rows.noop.map((b, i) => f(rows.plain[i], b, rows.tracked[i], rows.handwritten[i], rows.durable?.[i]));
   return { median: median(values), min: Math.min(...values), max: Math.max(...values) };
 };
 const ratios = {
@@ -190,6 +217,13 @@ const ratios = {
   handwrittenMinusNoopCpuMicrosPerRequest: perRound((a, b, c, d) => d.cpuMicrosPerRequest - b.cpuMicrosPerRequest),
   noopVsPlainReqPerSec: perRound((a, b) => b.reqPerSec / a.reqPerSec),
   noopMinusPlainCpuMicrosPerRequest: perRound((a, b) => b.cpuMicrosPerRequest - a.cpuMicrosPerRequest),
+  ...(withDurable
+    ? {
+        durableVsNoopReqPerSec: perRound((a, b, c, d, e) => e.reqPerSec / b.reqPerSec),
+        durableMinusNoopCpuMicrosPerRequest: perRound((a, b, c, d, e) => e.cpuMicrosPerRequest - b.cpuMicrosPerRequest),
+        durableVsTrackedReqPerSec: perRound((a, b, c, d, e) => e.reqPerSec / c.reqPerSec),
+      }
+    : {}),
 };
 const targets = {
   cpu: {
@@ -206,6 +240,14 @@ const targets = {
     target: 'every (c) and (d) event reached the sink',
     met: summary.tracked.allEventsArrived && summary.handwritten.allEventsArrived,
   },
+  ...(withDurable
+    ? {
+        durableDelivery: {
+          target: 'every (e) durable-mode event reached the sink',
+          met: summary.durable.allEventsArrived,
+        },
+      }
+    : {}),
 };
 
 console.log(`\nhttp-overhead: medians of ${ROUNDS} rounds`);
@@ -235,6 +277,12 @@ console.log(
 console.log(
   `(b)/(a) req/s: ${show(ratios.noopVsPlainReqPerSec, x)}   (b)-(a) app CPU per request: ${show(ratios.noopMinusPlainCpuMicrosPerRequest, us)}  (any interceptor)`,
 );
+if (withDurable) {
+  console.log(
+    `(e)/(b) req/s: ${show(ratios.durableVsNoopReqPerSec, x)}   (e)-(b) app CPU per request: ${show(ratios.durableMinusNoopCpuMicrosPerRequest, us)}  (durable mode)`,
+  );
+  console.log(`(e)/(c) req/s: ${show(ratios.durableVsTrackedReqPerSec, x)}  (durable vs in-memory mode)`);
+}
 for (const t of Object.values(targets))
   console.log(`target ${t.target}: ${t.met ? 'MET' : 'MISSED'}${t.value === undefined ? '' : ` (${fmt.f2(t.value)})`}`);
 const file = writeResult('http-overhead', {
@@ -248,6 +296,12 @@ const file = writeResult('http-overhead', {
   summary,
   ratios,
   targets,
+  // Figures without a target, printed by run-all after the verdicts.
+  figures: withDurable
+    ? [
+        `(e) durable mode vs (b) no-op interceptor: ${fmt.f2(ratios.durableVsNoopReqPerSec.median)}x req/s, ${fmt.f1(ratios.durableMinusNoopCpuMicrosPerRequest.median)} µs more app CPU per request`,
+      ]
+    : ['(e) durable mode skipped: redis-server is not installed'],
   rounds: rows,
 });
 console.log(`written ${file}`);
