@@ -21,7 +21,7 @@ export type ChabokDeliveryFailureReason =
  *
  * @example
  * await tracking.track(event).catch((e) => {
- *   if (e instanceof ChabokDeliveryError && e.reason === 'rejected') console.log(e.status, e.responseBody);
+ *   if (e instanceof ChabokDeliveryError && e.reason === 'rejected') logger.warn(e.status, e.responseBody);
  * });
  */
 export class ChabokDeliveryError extends ChabokError {

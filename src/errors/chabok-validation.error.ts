@@ -6,7 +6,7 @@ import { ChabokError, formatViolations, type ChabokViolation } from './chabok.er
  *
  * @example
  * await tracking.track({ userId: 'u1', eventName: '' }).catch((e) => {
- *   if (e instanceof ChabokValidationError) console.log(e.violations); // [{ path: 'eventName', ... }]
+ *   if (e instanceof ChabokValidationError) logger.warn(e.violations); // [{ path: 'eventName', ... }]
  * });
  */
 export class ChabokValidationError extends ChabokError {

@@ -15,7 +15,7 @@ export type KeyTypeGuardMode = 'warn' | 'reject' | 'off';
  * is generating keys from data, which the guard cannot help with anyway).
  *
  * @example
- * console.log(`guarding up to ${KEY_TYPE_GUARD_MAX_ENTRIES} (event, key) pairs`);
+ * logger.log(`guarding up to ${KEY_TYPE_GUARD_MAX_ENTRIES} (event, key) pairs`);
  */
 export const KEY_TYPE_GUARD_MAX_ENTRIES = 10_000;
 
