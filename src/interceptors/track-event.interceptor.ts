@@ -54,14 +54,20 @@ export class TrackEventInterceptor implements NestInterceptor {
         // complete, not next: a handler that errors produces no event, and a streamed
         // result is tracked once, with its last value.
         complete: () => {
-          setImmediate(() => this.capture(meta, context, result));
+          const completedAt = Date.now(); // the event's time: when the handler finished, not when it is built
+          setImmediate(() => this.capture(meta, context, result, completedAt));
         },
       }),
     );
   }
 
   /** Builds, validates and queues the event. Never throws. */
-  protected capture(meta: TrackEventOptions, context: ExecutionContext, result: unknown): void {
+  protected capture(
+    meta: TrackEventOptions,
+    context: ExecutionContext,
+    result: unknown,
+    completedAt = Date.now(),
+  ): void {
     try {
       const args = context.getArgs();
       if (!this.shouldTrack(meta, context, args, result)) return;
@@ -71,7 +77,12 @@ export class TrackEventInterceptor implements NestInterceptor {
         return;
       }
       const eventData = resolve(meta.data, context, args, result);
-      const event = { ...identity, eventName: meta.name, ...(eventData === undefined ? {} : { eventData }) };
+      const event = {
+        ...identity,
+        eventName: meta.name,
+        eventTime: completedAt,
+        ...(eventData === undefined ? {} : { eventData }),
+      };
       this.tracking.capture('installations/track', event, meta.dataType);
     } catch (error) {
       this.logger.warn(`Event "${meta.name}" not tracked: ${error instanceof Error ? error.message : String(error)}`);
