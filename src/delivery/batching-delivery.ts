@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { CHABOK_OPTIONS, CHABOK_TRANSPORT } from '../chabok.constants.js';
 import type { ResolvedChabokOptions } from '../config/resolved-options.js';
@@ -7,6 +8,7 @@ import type { ChabokStats } from '../interfaces/chabok-stats.interface.js';
 import type { ChabokTransport, EventDelivery, TransportOutcome } from '../interfaces/event-delivery.interface.js';
 import { RateLimitedLogger } from '../logging/rate-limited-logger.js';
 import { Deque } from './deque.js';
+import { notifyOnError } from './notify-on-error.js';
 import { backoffDelay, classify, parseRetryAfter } from './retry-policy.js';
 import { EpochTracker } from './epoch-tracker.js';
 
@@ -166,7 +168,8 @@ export class BatchingDelivery implements EventDelivery, OnApplicationShutdown {
     this.closing = true;
     const deadline = Date.now() + this.options.shutdownTimeoutMs;
     while (this.held > 0 && Date.now() < deadline) {
-      await Promise.race([this.flush(), sleep(deadline - Date.now())]);
+      // unref: the wait never keeps the process alive on its own
+      await Promise.race([this.flush(), sleep(Math.max(0, deadline - Date.now()), undefined, { ref: false })]);
     }
     this.closed = true;
     this.clearTimer();
@@ -501,15 +504,9 @@ export class BatchingDelivery implements EventDelivery, OnApplicationShutdown {
 
   private report(endpoint: ChabokEndpoint, items: QueuedEvent[], error: ChabokDeliveryError): void {
     for (const item of items) item.settle?.reject(error);
-    if (!this.options.onError) return;
-    try {
-      this.options.onError({ endpoint, error, events: items.map((i) => JSON.parse(i.json) as WireEvent) });
-    } catch (hookError) {
-      this.log.error(
-        'onError',
-        `onError hook threw: ${hookError instanceof Error ? hookError.message : String(hookError)}`,
-      );
-    }
+    // The events are parsed back from their JSON only when a hook wants them.
+    const failure = () => ({ endpoint, error, events: items.map((i) => JSON.parse(i.json) as WireEvent) });
+    notifyOnError(this.options.onError, failure, this.log);
   }
 }
 
@@ -550,8 +547,4 @@ function partition<T>(items: T[], pred: (item: T) => boolean): [T[], T[]] {
   const no: T[] = [];
   for (const item of items) (pred(item) ? yes : no).push(item);
   return [yes, no];
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)).unref());
 }

@@ -55,10 +55,8 @@ export function IsJsonSafeEventData(options?: ValidationOptions): PropertyDecora
       options,
       validator: {
         validate: (v: unknown) => inspectEventData(v).length === 0,
-        defaultMessage: (args?: ValidationArguments) =>
-          inspectEventData(args?.value, args?.property)
-            .map((x) => `${x.path}: ${x.reason}`)
-            .join('; '),
+        // Each problem is reported with its own path by build-wire-event's toViolations.
+        defaultMessage: () => 'eventData must be a plain object of JSON-safe values within the limits',
       },
     });
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import type { ConnectionOptions, Queue } from 'bullmq';
 import { CHABOK_LOGGER_CONTEXT } from '../../chabok.constants.js';
@@ -53,7 +54,7 @@ export async function createDurableDelivery(
       () => true,
       () => false,
     ),
-    sleep(READY_TIMEOUT_MS).then(() => false),
+    sleep(READY_TIMEOUT_MS, false, { ref: false }),
   ]);
   if (!ready)
     new Logger(CHABOK_LOGGER_CONTEXT).warn(
@@ -89,8 +90,4 @@ export async function createDurableDelivery(
   );
   queue.off('error', quiet);
   return delivery;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

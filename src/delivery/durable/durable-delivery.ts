@@ -7,6 +7,7 @@ import type { ChabokStats } from '../../interfaces/chabok-stats.interface.js';
 import type { ChabokTransport, EventDelivery } from '../../interfaces/event-delivery.interface.js';
 import { RateLimitedLogger } from '../../logging/rate-limited-logger.js';
 import type { BatchingDelivery } from '../batching-delivery.js';
+import { notifyOnError } from '../notify-on-error.js';
 import type { ResolvedDurableOptions } from './durable-options.js';
 
 /** What a job carries: the validated event and where it goes. Never the token. */
@@ -332,14 +333,7 @@ export class DurableDelivery implements EventDelivery, OnApplicationShutdown {
   }
 
   private report(endpoint: ChabokEndpoint, events: WireEvent[], error: ChabokDeliveryError): void {
-    try {
-      this.options.onError?.({ endpoint, error, events });
-    } catch (hookError) {
-      this.log.error(
-        'onError',
-        `onError hook threw: ${hookError instanceof Error ? hookError.message : String(hookError)}`,
-      );
-    }
+    notifyOnError(this.options.onError, () => ({ endpoint, error, events }), this.log);
   }
 }
 
